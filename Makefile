@@ -1,0 +1,36 @@
+# The front door for people and CI: make dev | demo | test | lint | bench
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: dev demo test lint bench redis clean
+
+# The virtual environment, with the package (editable) and its dev extras; redone when
+# pyproject.toml changes.
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+dev: $(STAMP) redis
+
+redis:
+	@./scripts/ensure-redis.sh
+
+test: $(STAMP) redis
+	$(BIN)/python -m pytest
+
+demo: $(STAMP) redis
+	@./scripts/demo.sh
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check llmcache_cli
+	$(BIN)/mypy
+
+bench: $(STAMP) redis
+	$(BIN)/python -m benchmarks
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .bench .demo

@@ -1,0 +1,6 @@
+"""``python -m llmcache_cli`` runs the ``llmcache`` command."""
+
+from llmcache_cli.cli.main import run
+
+if __name__ == "__main__":
+    run()

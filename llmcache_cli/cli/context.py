@@ -1,0 +1,33 @@
+"""What the global options decide, shared by every command through ``ctx.obj``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import typer
+
+from llmcache_cli.client import ClientOptions, RedisHandle, connect
+from llmcache_cli.config import Settings
+
+
+@dataclass(frozen=True)
+class AppContext:
+    options: ClientOptions
+    settings: Settings
+    debug: bool = False
+
+    def with_url(self, url: str | None) -> AppContext:
+        """A command's own ``--url`` (given after the command) wins over the global one."""
+        if not url:
+            return self
+        fresh = ClientOptions.from_flags(url, self.options.timeout, self.options.cluster)
+        return replace(self, options=fresh)
+
+    def connect(self) -> RedisHandle:
+        return connect(self.options)
+
+
+def app_context(ctx: typer.Context, url: str | None = None) -> AppContext:
+    obj = ctx.find_root().obj
+    assert isinstance(obj, AppContext), "the root callback sets ctx.obj"
+    return obj.with_url(url)

@@ -1,0 +1,108 @@
+"""The one exit path: every exception becomes one redacted line on stderr and an exit code.
+
+0 success, 1 operational error, 2 usage error, 130 interrupted (SPEC section 6). A traceback is
+shown only with ``--debug`` (or ``LLMCACHE_DEBUG=1``), and it is redacted too.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+import typer
+from typer import _click as click
+from typer.core import TyperGroup
+
+from llmcache_cli.errors import EXIT_INTERRUPTED, EXIT_OPERATIONAL, EXIT_USAGE, LLMCacheError
+from llmcache_cli.urls import URL_ENV_VARS, Redactor
+
+PROG = "llmcache"
+
+
+def secrets_in(args: Sequence[str], env: dict[str, str] | os._Environ[str]) -> Redactor:
+    """Every password that the command line or the URL env vars carry."""
+    redactor = Redactor()
+    for text in [*args, *(env.get(name, "") for name in URL_ENV_VARS)]:
+        for piece in text.split("="):  # also --url=redis://...
+            try:
+                parts = urlsplit(piece)
+                redactor.add(parts.password)
+            except ValueError:
+                if "@" in piece and ":" in piece.split("@")[0]:
+                    redactor.add(piece.split("@")[0].rsplit(":", 1)[-1])
+    return redactor
+
+
+def fail(message: str, code: int, redact: Redactor) -> int:
+    sys.stderr.write(f"{PROG}: error: {redact(' '.join(message.split()))}\n")
+    sys.stderr.flush()
+    return code
+
+
+def guarded(call: Callable[[], Any], args: Sequence[str]) -> int:
+    """Run the parsed command; map whatever it raises to a message and an exit code."""
+    redact = secrets_in(args, os.environ)
+    debug = "--debug" in args or os.environ.get("LLMCACHE_DEBUG", "") not in ("", "0")
+    try:
+        result = call()
+    except LLMCacheError as exc:
+        if debug:
+            sys.stderr.write(redact(traceback.format_exc()))
+        return fail(exc.one_line(), exc.exit_code, redact)
+    except click.exceptions.UsageError as exc:
+        where = exc.ctx.command_path if exc.ctx else PROG
+        return fail(f"{exc.format_message()} (see '{where} --help')", EXIT_USAGE, redact)
+    except click.exceptions.ClickException as exc:
+        return fail(exc.format_message(), exc.exit_code, redact)
+    except typer.Exit as exc:
+        return int(exc.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        return fail("interrupted", EXIT_INTERRUPTED, redact)
+    except BrokenPipeError:
+        return EXIT_OPERATIONAL
+    except Exception as exc:  # a bug: still one line, the traceback only on request
+        if debug:
+            sys.stderr.write(redact(traceback.format_exc()))
+        hint = "" if debug else " (rerun with --debug for details and please report it)"
+        return fail(f"internal error: {type(exc).__name__}: {exc}{hint}", EXIT_OPERATIONAL, redact)
+    return result if isinstance(result, int) else 0
+
+
+class LLMCacheGroup(TyperGroup):
+    """Typer's group with our exit path in place of Typer's/Click's error printing."""
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
+        argv = list(sys.argv[1:] if args is None else args)
+        code = guarded(
+            lambda: super(LLMCacheGroup, self).main(
+                argv,
+                prog_name or PROG,
+                complete_var,
+                standalone_mode=False,
+                windows_expand_args=windows_expand_args,
+                **extra,
+            ),
+            argv,
+        )
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+
+def run() -> None:
+    """Console-script entry point."""
+    from llmcache_cli.cli.app import app
+
+    app(prog_name=PROG)

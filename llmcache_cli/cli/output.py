@@ -1,0 +1,38 @@
+"""Where output goes: data to stdout (table or JSON), messages and progress to stderr.
+
+Consoles are made per call so that they follow the current streams; Rich itself turns colour off
+when the stream is not a terminal and honours ``NO_COLOR``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from rich.console import Console
+
+
+def stdout_console() -> Console:
+    return Console(file=sys.stdout, soft_wrap=False)
+
+
+def stderr_console() -> Console:
+    return Console(file=sys.stderr, soft_wrap=True)
+
+
+def emit_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def note(message: str) -> None:
+    """A message for people, on stderr."""
+    sys.stderr.write(message.rstrip("\n") + "\n")
+
+
+def stdin_is_terminal() -> bool:
+    try:
+        return sys.stdin.isatty()
+    except (AttributeError, ValueError):
+        return False

@@ -1,0 +1,268 @@
+"""The key schema (SPEC section 2): build keys, parse them back, escape user input for MATCH.
+
+``{namespace}:{entity}:{identifier}[:{qualifier}...]``. The namespace names the data type; the
+identifier of a stock entity is the symbol, optionally wrapped in a cluster hash tag
+(``analysis:stock:{AAPL}:v1``). A symbol is data, never a pattern: ``escape_glob`` is applied
+before any user text reaches a SCAN ``MATCH``, and every match is checked again by ``parse_key``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import decimal
+import enum
+import hashlib
+import json
+import math
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from llmcache_cli.config import DATA_TYPES, DEFAULT_DATA_TYPE
+
+SEPARATOR = ":"
+DEFAULT_STOCK_ENTITY = "stock"
+KEY_PATTERNS: tuple[str, ...] = ("symbol", "data-hash", "time-bucket", "model")
+_VERSION_RE = re.compile(r"^v\d+$")
+_GLOB_SPECIALS = re.compile(r"([*?\[\]\\])")
+HASH_HEX_CHARS = 16
+
+
+class InvalidKeyPart(ValueError):
+    """A key part that cannot be used (empty, contains ':' or control characters)."""
+
+
+def check_segment(value: str, what: str) -> str:
+    """Validate one key segment given by a user or caller; return it unchanged."""
+    if not isinstance(value, str) or value == "":
+        raise InvalidKeyPart(f"{what} must be a non-empty string")
+    if SEPARATOR in value:
+        raise InvalidKeyPart(f"{what} {value!r} must not contain ':'")
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise InvalidKeyPart(f"{what} {value!r} must not contain control characters")
+    if value.startswith("{") or value.endswith("}"):
+        raise InvalidKeyPart(f"{what} {value!r} must not start with '{{' or end with '}}' (hash tag)")
+    return value
+
+
+def escape_glob(text: str) -> str:
+    """Escape Redis glob metacharacters so ``text`` only matches itself in SCAN MATCH."""
+    return _GLOB_SPECIALS.sub(r"\\\1", text)
+
+
+def data_type_of(namespace: str) -> str:
+    """The data type a namespace names; anything unknown counts as ``analysis``."""
+    return namespace if namespace in DATA_TYPES else DEFAULT_DATA_TYPE
+
+
+# ---------------------------------------------------------------------------------------------
+# Stable hashing of input data
+
+
+def _canonical_default(obj: Any) -> Any:
+    if isinstance(obj, (dt.datetime, dt.date, dt.time)):
+        return obj.isoformat()
+    if isinstance(obj, decimal.Decimal):
+        return str(obj)
+    if isinstance(obj, enum.Enum):
+        return obj.value
+    if isinstance(obj, (set, frozenset)):
+        return sorted(obj, key=canonical_json)
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return dataclasses.asdict(obj)
+    if isinstance(obj, bytes):
+        return {"__bytes__": obj.hex()}
+    raise TypeError(f"cannot hash a value of type {type(obj).__name__}; pass JSON-like data")
+
+
+def _normalise_floats(obj: Any) -> Any:
+    # 1 and 1.0 are the same input to an LLM prompt; NaN has no canonical JSON form.
+    if isinstance(obj, float):
+        if not math.isfinite(obj):
+            return repr(obj)
+        return int(obj) if obj.is_integer() else obj
+    if isinstance(obj, Mapping):
+        return {str(k): _normalise_floats(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_normalise_floats(v) for v in obj]
+    return obj
+
+
+def canonical_json(data: Any) -> str:
+    """Canonical JSON: sorted keys, no whitespace, same text in every process and machine."""
+    return json.dumps(
+        _normalise_floats(data),
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        allow_nan=False,
+        default=_canonical_default,
+    )
+
+
+def input_hash(data: Any, length: int = HASH_HEX_CHARS) -> str:
+    """A stable hex digest (blake2b) of ``data``'s canonical JSON. Never Python's ``hash()``."""
+    digest = hashlib.blake2b(canonical_json(data).encode("utf-8"), digest_size=32).hexdigest()
+    return digest[:length]
+
+
+# ---------------------------------------------------------------------------------------------
+# Building
+
+
+def format_identifier(symbol: str, hash_tag: bool) -> str:
+    return "{" + symbol + "}" if hash_tag else symbol
+
+
+def build_key(
+    namespace: str,
+    entity: str,
+    identifier: str,
+    *qualifiers: str,
+    hash_tag: bool = False,
+) -> str:
+    """Join validated segments. ``hash_tag`` wraps the identifier as ``{AAPL}`` for Redis Cluster."""
+    parts = [
+        check_segment(namespace, "namespace"),
+        check_segment(entity, "entity"),
+        format_identifier(check_segment(identifier, "identifier"), hash_tag),
+    ]
+    parts.extend(check_segment(q, "qualifier") for q in qualifiers)
+    return SEPARATOR.join(parts)
+
+
+def symbol_key(
+    namespace: str,
+    symbol: str,
+    version: str = "v1",
+    *,
+    entity: str = DEFAULT_STOCK_ENTITY,
+    hash_tag: bool = False,
+) -> str:
+    """``analysis:stock:AAPL:v1``: one entry per symbol and cache version."""
+    return build_key(namespace, entity, symbol, version, hash_tag=hash_tag)
+
+
+def data_hash_key(
+    namespace: str,
+    symbol: str,
+    data: Any,
+    version: str | None = None,
+    *,
+    entity: str = DEFAULT_STOCK_ENTITY,
+    hash_tag: bool = False,
+) -> str:
+    """``analysis:stock:AAPL:a1b2c3d4e5f60718``: one entry per distinct input."""
+    extra = (version,) if version else ()
+    return build_key(namespace, entity, symbol, input_hash(data), *extra, hash_tag=hash_tag)
+
+
+def hour_bucket(at: dt.datetime, bucket_seconds: int = 3600) -> int:
+    if at.tzinfo is None:
+        raise ValueError("time buckets need an aware datetime")
+    return int(at.timestamp()) // bucket_seconds
+
+
+def time_bucket_key(
+    namespace: str,
+    symbol: str,
+    at: dt.datetime,
+    version: str | None = None,
+    *,
+    bucket_seconds: int = 3600,
+    entity: str = DEFAULT_STOCK_ENTITY,
+    hash_tag: bool = False,
+) -> str:
+    """``analysis:stock:AAPL:478292``: one entry per time bucket (hours since the epoch)."""
+    extra = (version,) if version else ()
+    bucket = str(hour_bucket(at, bucket_seconds))
+    return build_key(namespace, entity, symbol, bucket, *extra, hash_tag=hash_tag)
+
+
+def model_key(
+    namespace: str,
+    symbol: str,
+    model: str,
+    version: str | None = None,
+    *,
+    entity: str = DEFAULT_STOCK_ENTITY,
+    hash_tag: bool = False,
+) -> str:
+    """``analysis:stock:AAPL:model:claude-3-5``: one entry per model."""
+    extra = (version,) if version else ()
+    return build_key(namespace, entity, symbol, "model", model, *extra, hash_tag=hash_tag)
+
+
+# ---------------------------------------------------------------------------------------------
+# Parsing
+
+
+@dataclass(frozen=True)
+class ParsedKey:
+    namespace: str
+    entity: str
+    identifier: str
+    qualifiers: tuple[str, ...]
+    hash_tagged: bool
+
+    @property
+    def data_type(self) -> str:
+        return data_type_of(self.namespace)
+
+    @property
+    def version(self) -> str | None:
+        """The last qualifier of the form ``v<digits>``, if any."""
+        for q in reversed(self.qualifiers):
+            if _VERSION_RE.match(q):
+                return q
+        return None
+
+    def symbol(self, stock_entities: Iterable[str] = (DEFAULT_STOCK_ENTITY,)) -> str | None:
+        """The symbol when the entity is a stock entity, else None."""
+        return self.identifier if self.entity in stock_entities else None
+
+
+def parse_key(key: str | bytes) -> ParsedKey | None:
+    """Split a key into its parts; None when it does not follow the schema."""
+    if isinstance(key, bytes):
+        try:
+            key = key.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    parts = key.split(SEPARATOR)
+    if len(parts) < 3 or not all(parts[:3]):
+        return None
+    identifier = parts[2]
+    tagged = len(identifier) > 2 and identifier.startswith("{") and identifier.endswith("}")
+    if tagged:
+        identifier = identifier[1:-1]
+        if "{" in identifier or "}" in identifier:
+            return None
+    return ParsedKey(parts[0], parts[1], identifier, tuple(parts[3:]), tagged)
+
+
+def symbol_of(key: str | bytes, stock_entities: Iterable[str] = (DEFAULT_STOCK_ENTITY,)) -> str | None:
+    parsed = parse_key(key)
+    return parsed.symbol(stock_entities) if parsed else None
+
+
+def symbol_match_patterns(
+    symbol: str, entities: Iterable[str] = (DEFAULT_STOCK_ENTITY,), namespace: str | None = None
+) -> list[str]:
+    """SCAN MATCH patterns, one per stock entity, that find every key of ``symbol``.
+
+    ``*SYM*`` in the identifier position covers the plain and the hash-tagged (``{SYM}``) form
+    in one pass. The patterns match a superset (``AAPLX`` for ``AAPL``): callers must confirm
+    each key with ``key_has_symbol``. They never match fewer.
+    """
+    check_segment(symbol, "symbol")
+    ns = escape_glob(check_segment(namespace, "namespace")) if namespace else "*"
+    sym = escape_glob(symbol)
+    return [f"{ns}:{escape_glob(entity)}:*{sym}*" for entity in sorted(set(entities))]
+
+
+def key_has_symbol(key: str | bytes, symbol: str, entities: Iterable[str] = (DEFAULT_STOCK_ENTITY,)) -> bool:
+    """True exactly when ``key``'s symbol segment equals ``symbol`` (case-sensitive)."""
+    return symbol_of(key, entities) == symbol

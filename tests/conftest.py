@@ -1,0 +1,47 @@
+"""Session-wide fixtures: one real redis-server (flushed before each test that uses it) and a
+fakeredis client for pure-logic tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import fakeredis
+import pytest
+import redis
+
+from tests.support.servers import RedisServer
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    """The URL of the real server, emptied (data, config changes, stats) for this test."""
+    admin = redis_server.admin()
+    admin.flushall()
+    admin.config_set("maxmemory", 0)
+    admin.config_set("maxmemory-policy", "noeviction")
+    admin.config_resetstat()
+    admin.close()
+    return redis_server.url
+
+
+@pytest.fixture
+def real_redis(redis_url: str, redis_server: RedisServer) -> Iterator[redis.Redis]:
+    client = redis_server.admin()
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def fake_redis() -> Iterator[fakeredis.FakeRedis]:
+    client = fakeredis.FakeRedis()
+    yield client
+    client.close()
