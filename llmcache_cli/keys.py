@@ -266,3 +266,31 @@ def symbol_match_patterns(
 def key_has_symbol(key: str | bytes, symbol: str, entities: Iterable[str] = (DEFAULT_STOCK_ENTITY,)) -> bool:
     """True exactly when ``key``'s symbol segment equals ``symbol`` (case-sensitive)."""
     return symbol_of(key, entities) == symbol
+
+
+# ---------------------------------------------------------------------------------------------
+# llmcache's own bookkeeping keys (not cache entries). All start with INTERNAL_PREFIX.
+
+INTERNAL_PREFIX = "llmcache:"
+STATS_FIELDS = ("hits", "misses", "cost_spent_usd", "cost_saved_usd", "time_saved_ms")
+
+
+def is_internal(key: str | bytes) -> bool:
+    prefix = INTERNAL_PREFIX.encode() if isinstance(key, bytes) else INTERNAL_PREFIX
+    return key.startswith(prefix)  # type: ignore[arg-type]
+
+
+def stats_key(namespace: str) -> str:
+    """The live-counter hash of one namespace: fields ``STATS_FIELDS``."""
+    return f"{INTERNAL_PREFIX}stats:{check_segment(namespace, 'namespace')}"
+
+
+def symbol_index_key(symbol: str, entity: str = DEFAULT_STOCK_ENTITY) -> str:
+    """The set of cache keys written for one symbol. Hash-tagged, so in a cluster it lives in
+    the same slot as the symbol's hash-tagged entries."""
+    return f"{INTERNAL_PREFIX}index:{check_segment(entity, 'entity')}:{{{check_segment(symbol, 'symbol')}}}"
+
+
+def lock_key(key: str) -> str:
+    """The short cross-process stampede lock of one cache key."""
+    return f"{INTERNAL_PREFIX}lock:{key}"

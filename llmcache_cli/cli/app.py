@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 from typing import Annotated
 
 import typer
@@ -94,4 +96,29 @@ def main(
     ctx.obj = AppContext(options=options, settings=settings, debug=debug)
 
 
-pending.register(app)
+# Command modules under llmcache_cli/cli/commands/, each with register(app) for the commands
+# it provides. A command whose module does not exist yet is registered as a pending stub.
+COMMAND_MODULES: dict[str, tuple[str, ...]] = {
+    "stats": ("stats",),
+    "ttl": ("ttl",),
+    "large_keys": ("large-keys",),
+    "get": ("get",),
+    "invalidate": ("invalidate", "purge-version"),
+    "policy": ("policy",),
+    "simulate": ("simulate",),
+}
+
+
+def _register_commands() -> None:
+    built: set[str] = set()
+    for module, names in COMMAND_MODULES.items():
+        qualified = f"llmcache_cli.cli.commands.{module}"
+        if importlib.util.find_spec(qualified) is not None:
+            importlib.import_module(qualified).register(app)
+            built.update(names)
+    pending.register(app, skip=frozenset(built))
+    order = [name for names in COMMAND_MODULES.values() for name in names]
+    app.registered_commands.sort(key=lambda c: order.index(c.name) if c.name in order else len(order))
+
+
+_register_commands()
