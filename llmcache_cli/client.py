@@ -187,8 +187,8 @@ def connect(options: ClientOptions) -> RedisHandle:
 
 def _cluster_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
     out = dict(kwargs)
-    out.pop("retry", None)  # RedisCluster manages its own retries across nodes
-    out["cluster_error_retry_attempts"] = 1
+    # One retry lets RedisCluster refresh its slot map after a failover; no backoff sleeps.
+    out["retry"] = Retry(NoBackoff(), 1)
     return out
 
 

@@ -9,6 +9,7 @@ import fakeredis
 import pytest
 import redis
 
+from tests.support.cluster import RedisClusterProcs
 from tests.support.servers import RedisServer
 
 
@@ -45,3 +46,20 @@ def fake_redis() -> Iterator[fakeredis.FakeRedis]:
     client = fakeredis.FakeRedis()
     yield client
     client.close()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster_procs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClusterProcs]:
+    """A real local Redis Cluster (3 primaries + 3 replicas), started once per session."""
+    cluster = RedisClusterProcs(tmp_path_factory.mktemp("cluster")).start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def cluster_url(redis_cluster_procs: RedisClusterProcs) -> str:
+    """The URL of one cluster node; every primary is flushed for this test."""
+    redis_cluster_procs.flushall()
+    return redis_cluster_procs.url
