@@ -24,6 +24,20 @@ DEFAULT_URL = "redis://localhost:6379/0"
 URL_ENV_VARS = ("LLMCACHE_REDIS_URL", "REDIS_URL")
 SCHEMES = ("redis", "rediss", "unix")
 MASK = "***"
+# Query parameters passed through to redis-py (TLS files, RESP protocol); anything else is a typo.
+QUERY_PARAMS = frozenset(
+    {
+        "db",
+        "password",
+        "ssl_ca_certs",
+        "ssl_certfile",
+        "ssl_keyfile",
+        "ssl_cert_reqs",
+        "ssl_check_hostname",
+        "ssl_ca_path",
+        "protocol",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -106,6 +120,14 @@ def parse_redis_url(url: str, source: str = "--url") -> RedisURL:
     query = dict(parse_qsl(parts.query, keep_blank_values=True))
     if query.get("password"):
         password = query["password"]
+    unknown = sorted(set(query) - QUERY_PARAMS)
+    if unknown:
+        raise UsageError(
+            f"unknown parameter {unknown[0]!r} in Redis URL {shown!r} from {source}",
+            hint="known: " + ", ".join(sorted(QUERY_PARAMS)),
+        )
+    if query.get("ssl_cert_reqs", "required") not in ("none", "optional", "required"):
+        raise UsageError(f"ssl_cert_reqs in Redis URL {shown!r} must be none, optional or required")
     if scheme == "unix":
         if not parts.path:
             raise UsageError(

@@ -42,6 +42,7 @@ class RedisServer:
     workdir: Path
     port: int = 0
     extra_args: Sequence[str] = ()
+    password: str | None = None  # passed as --requirepass, and used by admin()
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
@@ -86,7 +87,9 @@ class RedisServer:
 
     def admin(self, **kwargs: object) -> redis.Redis:
         """A plain client for test set-up and independent checks."""
-        return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=5, **kwargs)  # type: ignore[arg-type]
+        return redis.Redis(
+            host="127.0.0.1", port=self.port, socket_timeout=5, password=self.password, **kwargs
+        )  # type: ignore[arg-type]
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
