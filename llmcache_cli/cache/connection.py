@@ -1,0 +1,220 @@
+"""The service's link to Redis: one lazily made asyncio client, guarded by the circuit breaker.
+
+``Link.run(what, op)`` is the only way the service talks to Redis. It bounds concurrency to the
+pool size (so the pool never runs dry), refuses at once while the breaker is open, caps every
+operation at a hard deadline, and turns every failure into ``FAILED`` after logging it with the
+URL redacted. It never raises a Redis error to the caller.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import redis.asyncio
+import redis.exceptions as rex
+
+from llmcache_cli.cache.breaker import CircuitBreaker
+from llmcache_cli.cache.scripts import SCRIPTS
+from llmcache_cli.client import ClientOptions, async_client, translate_error
+
+log = logging.getLogger("llmcache_cli.cache")
+T = TypeVar("T")
+
+
+class _Failed:
+    def __repr__(self) -> str:
+        return "FAILED"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+FAILED: Any = _Failed()
+
+
+class _Skipped(Exception):
+    """Queued behind a connection probe that just failed: give up without trying."""
+
+
+_UNREACHABLE = (rex.ConnectionError, OSError)  # includes refused, reset, builtin TimeoutError
+_TIMED_OUT = (rex.TimeoutError, asyncio.TimeoutError, TimeoutError)
+_LOG_REPEAT_SECONDS = 60.0
+
+
+class Link:
+    def __init__(
+        self,
+        options: ClientOptions,
+        breaker: CircuitBreaker,
+        *,
+        max_connections: int,
+        use_scripts: bool = True,
+    ) -> None:
+        if max_connections < 1:
+            raise ValueError("max_connections must be at least 1")
+        self.options = options
+        self.breaker = breaker
+        self.max_connections = max_connections
+        self.use_scripts = use_scripts
+        self.client: redis.asyncio.Redis | None = None
+        self.is_cluster: bool | None = options.cluster
+        self.scripts_loaded = False
+        self.verified = False  # a probe has answered since the last connection failure
+        self.expire_nx_gt = True  # EXPIRE ... NX / GT (Redis 7.0+); switched off if refused
+        self.rtt_ms = 1.0  # a moving average of this client's round trips
+        self.deadline = options.timeout * 3 + 0.5  # connect + a command, with room to spare
+        self._slots = asyncio.Semaphore(max_connections)
+        self._connecting = asyncio.Lock()
+        self._probes = 0
+        self.closed = False
+        self._last_logged: tuple[str, float] = ("", 0.0)
+
+    @property
+    def scripts(self) -> bool:
+        """Lua is used on a single server whose scripts are loaded (see scripts.py)."""
+        return self.scripts_loaded and not self.is_cluster
+
+    async def run(self, what: str, op: Callable[[redis.asyncio.Redis], Awaitable[T]]) -> T:
+        """``op(client)``'s result, or FAILED (logged) when Redis is unavailable or errs."""
+        if self.closed:
+            log.debug("cache %s skipped: the service is closed", what)
+            return FAILED  # type: ignore[no-any-return]
+        async with self._slots:
+            if not self.breaker.allow():
+                log.debug("cache %s skipped: circuit open", what)
+                return FAILED  # type: ignore[no-any-return]
+            started = time.perf_counter()
+            try:
+                result = await asyncio.wait_for(self._call(op), self.deadline)
+            except asyncio.CancelledError:
+                self.breaker.record_cancelled()
+                raise
+            except _Skipped:
+                self.breaker.record_skipped()
+                log.debug("cache %s skipped: Redis did not answer the last probe", what)
+            except _TIMED_OUT as exc:
+                self.verified = False
+                self.breaker.record_failure(timed_out=True)
+                self._log(what, exc)
+            except _UNREACHABLE as exc:
+                self.verified = False
+                self.breaker.record_failure()
+                self._log(what, exc)
+            except (rex.RedisError, rex.RedisClusterException) as exc:
+                self.breaker.record_success()  # it answered: alive, just unhappy
+                if isinstance(exc, rex.NoScriptError):
+                    self.scripts_loaded = False
+                self._log(what, exc)
+            else:
+                self.breaker.record_success()
+                self.rtt_ms = 0.8 * self.rtt_ms + 0.2 * (time.perf_counter() - started) * 1000
+                return result
+            return FAILED  # type: ignore[no-any-return]
+
+    async def _call(self, op: Callable[[redis.asyncio.Redis], Awaitable[T]]) -> T:
+        return await op(await self._connect())
+
+    def _ready(self) -> bool:
+        return self.client is not None and self.verified and (self.scripts_loaded or not self._want_scripts())
+
+    async def _connect(self) -> redis.asyncio.Redis:
+        """The client, once a probe (PING, or INFO for cluster detection) has answered.
+
+        After a connection failure the next callers queue here for one new probe; those
+        queued behind a probe that failed give up at once (``_Skipped``) instead of each
+        paying the timeout again.
+        """
+        if self._ready():
+            return self.client  # type: ignore[return-value]
+        seen = self._probes
+        async with self._connecting:
+            if self._ready():
+                return self.client  # type: ignore[return-value]
+            if self._probes != seen and not self.verified:
+                raise _Skipped
+            self._probes += 1
+            if self.client is None:
+                self.client = await self._make_client()
+            elif not self.verified:
+                await self.client.ping()
+            self.verified = True
+            if self._want_scripts() and not self.scripts_loaded:
+                await self._load_scripts(self.client)
+            return self.client
+
+    def _want_scripts(self) -> bool:
+        return self.use_scripts and not self.is_cluster
+
+    async def _make_client(self) -> redis.asyncio.Redis:
+        """A new client whose first command (PING, or INFO cluster to detect a cluster) answered."""
+        cluster = self.is_cluster
+        client = async_client(dataclasses.replace(self.options, cluster=bool(cluster)), self.max_connections)
+        try:
+            if cluster is not None:
+                await client.ping()
+                return client
+            try:
+                enabled = bool((await client.info("cluster")).get("cluster_enabled"))
+            except rex.ResponseError:
+                enabled = False  # INFO refused by an ACL: treat as a single server
+        except BaseException:
+            await client.aclose()
+            raise
+        self.is_cluster = enabled
+        if not enabled:
+            return client
+        await client.aclose()
+        return async_client(dataclasses.replace(self.options, cluster=True), self.max_connections)
+
+    async def _load_scripts(self, client: redis.asyncio.Redis) -> None:
+        pipe = client.pipeline(transaction=False)
+        for script in SCRIPTS:
+            pipe.execute_command("SCRIPT", "LOAD", script.source)
+        replies = await pipe.execute(raise_on_error=False)
+        for script, reply in zip(SCRIPTS, replies, strict=True):
+            if isinstance(reply, rex.ResponseError):  # NOPERM for SCRIPT/EVALSHA: plain commands
+                log.warning(
+                    "Lua scripts unavailable (%s): plain pipelines instead", self.describe_error(reply)
+                )
+                self.use_scripts = False
+                return
+            sha = reply.decode() if isinstance(reply, bytes) else str(reply)
+            if sha != script.sha:  # pragma: no cover - a server that hashes differently
+                raise rex.ResponseError(f"SCRIPT LOAD returned {sha} for the {script.name} script")
+        self.scripts_loaded = True
+
+    def describe_error(self, exc: BaseException) -> str:
+        """One redacted line about ``exc``, with a hint."""
+        if isinstance(exc, (rex.RedisError, rex.RedisClusterException, OSError)):
+            return translate_error(exc, self.options.url, self.options.timeout).one_line()
+        return self.options.url.redactor()(str(exc) or type(exc).__name__)
+
+    def _log(self, what: str, exc: BaseException) -> None:
+        text = (
+            self.describe_error(exc)
+            if not isinstance(exc, asyncio.TimeoutError)
+            else (f"Redis at {self.options.url.redacted} did not answer within {self.deadline:g}s")
+        )
+        now = time.monotonic()
+        last_text, last_at = self._last_logged
+        level = (
+            logging.DEBUG if text == last_text and now - last_at < _LOG_REPEAT_SECONDS else logging.WARNING
+        )
+        if level == logging.WARNING:
+            self._last_logged = (text, now)
+        log.log(level, "cache %s failed, treated as a miss: %s", what, text)
+
+    async def aclose(self) -> None:
+        self.closed = True
+        client, self.client = self.client, None
+        self.scripts_loaded = self.verified = False
+        if client is not None:
+            try:
+                await client.aclose()
+            except Exception as exc:  # closing a dead connection must not fail the caller
+                log.debug("closing the Redis client: %s", self.describe_error(exc))

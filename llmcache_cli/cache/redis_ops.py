@@ -1,0 +1,265 @@
+"""The Redis commands behind each cache operation, one pipeline (one round trip) each.
+
+Every pipeline also carries the counter increments of the operation and any pending ones
+(``PendingCounters``). On a single server a lookup is one ``EVALSHA`` of ``scripts.LOOKUP``
+(read, count, lock). Without scripts (cluster, or an ACL without EVAL) it is a ``GET``; its
+counters are queued for the next round trip and a lock, when wanted, takes a second one.
+
+A store is ``SET key value EX ttl`` plus, for an entry with a symbol, ``SADD`` to the symbol's
+index and ``EXPIRE index ttl NX`` + ``EXPIRE index ttl GT`` so the index outlives its longest
+entry (``scripts.EXTEND`` on servers older than 7.0), plus the counters and the lock release.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import redis.asyncio
+import redis.exceptions as rex
+
+from llmcache_cli.cache.connection import FAILED, Link
+from llmcache_cli.cache.counters import CounterDelta, PendingCounters
+from llmcache_cli.cache.entries import MISS_FAILED, KeyInfo, Lookup
+from llmcache_cli.cache.scripts import EXTEND_SCRIPT, LOOKUP_SCRIPT, RELEASE_SCRIPT
+from llmcache_cli.config import Settings
+from llmcache_cli.envelope import decode_entry
+from llmcache_cli.keys import lock_key, stats_key, symbol_index_key
+
+log = logging.getLogger("llmcache_cli.cache")
+
+Command = tuple[Any, ...]
+INDEX_PRUNE_AT = 512  # members; above this, index entries whose key has expired are removed
+_LOCK_STATE = {1: "acquired", 0: "held", -1: "none"}
+
+
+class RedisOps:
+    def __init__(self, link: Link, settings: Settings) -> None:
+        self.link = link
+        self.settings = settings
+        self.prune_wanted: set[str] = set()
+
+    async def send(
+        self,
+        what: str,
+        build: Callable[[], list[Command]] | list[Command],
+        deltas: Sequence[tuple[str, CounterDelta]],
+        pending: PendingCounters,
+    ) -> Any:
+        """Run ``build()``'s commands plus counters in one pipeline; their replies or FAILED.
+
+        Counters of a call that never reached Redis (breaker open, connect failed) are kept in
+        ``pending``; counters sent with a pipeline that then failed are lost (at most once).
+        """
+        sent = False
+
+        async def op(client: redis.asyncio.Redis) -> list[Any]:
+            nonlocal sent
+            commands = build() if callable(build) else build
+            extra = [cmd for ns, delta in deltas for cmd in delta.commands(ns)]
+            sent = True
+            extra += pending.drain()
+            replies = await _pipeline(client, [*commands, *extra])
+            for reply in replies[len(commands) :]:
+                if isinstance(reply, Exception):
+                    log.debug("counter update failed: %s", self.link.describe_error(reply))
+            if any(isinstance(r, rex.NoScriptError) for r in replies):
+                self.link.scripts_loaded = False
+            return replies[: len(commands)]
+
+        replies = await self.link.run(what, op)
+        if replies is FAILED and not sent:
+            for namespace, delta in deltas:
+                pending.add(namespace, delta)
+        return replies
+
+    async def simple(self, what: str, command: Command) -> Any:
+        async def op(client: redis.asyncio.Redis) -> Any:
+            return await client.execute_command(*command)
+
+        return await self.link.run(what, op)
+
+    # -----------------------------------------------------------------------------------------
+
+    def _lookup_command(self, key: str, info: KeyInfo, count: str, token: str | None, ttl: float) -> Command:
+        if self.link.scripts:
+            args = (count, f"{self.link.rtt_ms:.3f}", token or "", int(ttl * 1000))
+            return ("EVALSHA", LOOKUP_SCRIPT.sha, 3, key, stats_key(info.namespace), lock_key(key), *args)
+        return ("GET", key)
+
+    def _read(self, key: str, reply: Any, counted: bool) -> Lookup:
+        if isinstance(reply, Exception):
+            log.warning("cache get %s failed, treated as a miss: %s", key, self.link.describe_error(reply))
+            return Lookup(hit=False, counted=counted)
+        lock = "none"
+        if isinstance(reply, list):  # the lookup script: [value, is_json, lock, error]
+            raw, _, lock_state, error = reply
+            lock = _LOCK_STATE.get(int(lock_state), "none")
+            if error:
+                text = error.decode() if isinstance(error, bytes) else str(error)
+                log.warning("cache get %s failed, treated as a miss: %s", key, text)
+                return Lookup(hit=False, lock=lock, counted=True)
+        else:
+            raw = reply
+        if raw is None:
+            log.debug("cache miss %s", key)
+            return Lookup(hit=False, lock=lock, counted=counted)
+        entry = decode_entry(raw)
+        if entry.kind in ("text", "binary"):
+            log.warning("cache entry %s is not JSON: treated as a miss", key)
+            return Lookup(hit=False, lock=lock, counted=counted)
+        log.debug("cache hit %s", key)
+        return Lookup(hit=True, value=entry.result, meta=entry.meta, lock=lock, counted=counted)
+
+    async def lookup(
+        self,
+        key: str,
+        info: KeyInfo,
+        count: str,
+        token: str | None,
+        lock_ttl: float,
+        pending: PendingCounters,
+    ) -> Lookup:
+        commands: list[Command] = []
+
+        def build() -> list[Command]:
+            commands[:] = [self._lookup_command(key, info, count, token, lock_ttl)]
+            return commands
+
+        replies = await self.send("get", build, [], pending)
+        if replies is FAILED:
+            return MISS_FAILED
+        found = self._read(key, replies[0], counted=commands[0][0] == "EVALSHA")
+        if found.counted or found.hit or token is None:
+            return found
+        # No script: take the lock with a second round trip.
+        acquired = await self.simple("lock", ("SET", lock_key(key), token, "NX", "PX", int(lock_ttl * 1000)))
+        if acquired is FAILED:
+            return found
+        return Lookup(hit=False, lock="acquired" if acquired else "held")
+
+    async def lookup_many(
+        self, keys: list[str], infos: list[KeyInfo], pending: PendingCounters
+    ) -> list[Lookup] | Any:
+        commands: list[Command] = []
+
+        def build() -> list[Command]:
+            commands[:] = [
+                self._lookup_command(k, i, "all", None, 0) for k, i in zip(keys, infos, strict=True)
+            ]
+            return commands
+
+        if not keys:
+            return []
+        replies = await self.send("get-many", build, [], pending)
+        if replies is FAILED:
+            return FAILED
+        counted = bool(commands) and commands[0][0] == "EVALSHA"
+        return [self._read(k, r, counted) for k, r in zip(keys, replies, strict=True)]
+
+    # -----------------------------------------------------------------------------------------
+
+    def _index_mode(self) -> str:
+        if self.link.expire_nx_gt:
+            return "nx-gt"
+        return "script" if self.link.scripts else "ttl"
+
+    @staticmethod
+    def _index_commands(mode: str, index: str, ttl: int) -> list[Command]:
+        if mode == "nx-gt":
+            return [("EXPIRE", index, ttl, "NX"), ("EXPIRE", index, ttl, "GT")]
+        if mode == "script":
+            return [("EVALSHA", EXTEND_SCRIPT.sha, 1, index, ttl)]
+        return [("TTL", index)]
+
+    async def store(
+        self,
+        key: str,
+        info: KeyInfo,
+        payload: bytes,
+        ttl: int,
+        deltas: Sequence[tuple[str, CounterDelta]],
+        pending: PendingCounters,
+        lock_token: str | None = None,
+    ) -> bool:
+        index = symbol_index_key(info.symbol, info.entity or "stock") if info.symbol else None
+        mode = [""]
+
+        def build() -> list[Command]:
+            commands: list[Command] = [("SET", key, payload, "EX", ttl)]
+            if index:
+                mode[0] = self._index_mode()
+                commands += [("SADD", index, key), *self._index_commands(mode[0], index, ttl)]
+                commands.append(("SCARD", index))
+            if lock_token:
+                commands.append(self._release_command(key, lock_token))
+            return commands
+
+        replies = await self.send("set", build, deltas, pending)
+        if replies is FAILED:
+            return False
+        if isinstance(replies[0], Exception):
+            log.warning("cache set %s failed: %s", key, self.link.describe_error(replies[0]))
+            return False
+        if index:
+            await self._fix_index_ttl(index, ttl, mode[0], replies[2:-2] if lock_token else replies[2:-1])
+            cardinality = replies[-2] if lock_token else replies[-1]
+            if isinstance(cardinality, int) and cardinality > INDEX_PRUNE_AT:
+                self.prune_wanted.add(index)
+        return True
+
+    async def _fix_index_ttl(self, index: str, ttl: int, mode: str, replies: list[Any]) -> None:
+        if mode == "nx-gt" and any(isinstance(r, rex.ResponseError) for r in replies):
+            log.info("this Redis has no EXPIRE NX/GT (before 7.0): index TTLs use a fallback")
+            self.link.expire_nx_gt = False
+            mode = self._index_mode()
+            if mode == "script":
+                await self.simple("index-ttl", ("EVALSHA", EXTEND_SCRIPT.sha, 1, index, ttl))
+                return
+            mode, replies = "ttl", [await self.simple("index-ttl", ("TTL", index))]
+        left = replies[0] if mode == "ttl" and replies else None
+        if isinstance(left, int) and (left == -1 or 0 <= left < ttl):
+            # No script to do it atomically: a rare race may leave a shorter TTL, never none.
+            await self.simple("index-ttl", ("EXPIRE", index, ttl))
+
+    def _release_command(self, key: str, token: str) -> Command:
+        if self.link.scripts:
+            return ("EVALSHA", RELEASE_SCRIPT.sha, 1, lock_key(key), token)
+        return ("DEL", lock_key(key))
+
+    async def release(self, key: str, token: str, pending: PendingCounters) -> None:
+        await self.send("unlock", lambda: [self._release_command(key, token)], [], pending)
+
+    async def delete(self, key: str, info: KeyInfo) -> bool:
+        commands: list[Command] = [("UNLINK", key)]
+        if info.symbol:
+            commands.append(("SREM", symbol_index_key(info.symbol, info.entity or "stock"), key))
+        replies = await self.link.run("delete", lambda client: _pipeline(client, commands))
+        return replies is not FAILED and isinstance(replies[0], int) and replies[0] > 0
+
+    async def prune_indexes(self) -> None:
+        """Drop index members whose entry has expired, for the indexes that grew large."""
+        while self.prune_wanted:
+            index = self.prune_wanted.pop()
+
+            async def op(client: redis.asyncio.Redis, index: str = index) -> int:
+                members = sorted(await client.smembers(index))
+                exists = await _pipeline(client, [("EXISTS", m) for m in members])
+                gone = [m for m, e in zip(members, exists, strict=True) if e == 0]
+                if gone:
+                    await client.srem(index, *gone)
+                return len(gone)
+
+            removed = await self.link.run("index-prune", op)
+            if removed:
+                log.debug("pruned %d expired keys from %s", removed, index)
+
+
+async def _pipeline(client: redis.asyncio.Redis, commands: list[Command]) -> list[Any]:
+    if not commands:
+        return []
+    pipe = client.pipeline(transaction=False)
+    for command in commands:
+        pipe.execute_command(*command)
+    return list(await pipe.execute(raise_on_error=False))

@@ -1,0 +1,272 @@
+"""``CacheService``: the async cache a trading bot uses (SPEC section 4).
+
+Values are stored as the JSON envelope of SPEC section 3 with ``SET key value EX ttl``; JSON only,
+never pickle. Any JSON value is a hit, falsy ones included (``{}``, ``[]``, ``0``, ``false``,
+``""``, ``null``); a value that is not JSON is a miss (logged). When Redis is down, slow or
+answering errors, every method logs and behaves as a miss / False / None, and never raises a
+Redis error; the circuit breaker keeps a dead server from costing a timeout on every call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import time
+from collections.abc import Awaitable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from llmcache_cli.cache.breaker import CircuitBreaker
+from llmcache_cli.cache.connection import FAILED, Link
+from llmcache_cli.cache.counters import CacheStats, CounterDelta, PendingCounters, hit_delta
+from llmcache_cli.cache.entries import MISS_FAILED, KeyInfo, Lookup, build_meta, describe_key
+from llmcache_cli.cache.redis_ops import RedisOps
+from llmcache_cli.cache.trace import TraceWriter
+from llmcache_cli.client import ClientOptions
+from llmcache_cli.config import Settings, load_settings
+from llmcache_cli.envelope import encode_envelope
+
+if TYPE_CHECKING:
+    from llmcache_cli.cache.invalidation import Invalidator
+
+log = logging.getLogger("llmcache_cli.cache")
+
+DEFAULT_TIMEOUT = 0.5
+DEFAULT_MAX_CONNECTIONS = 20
+FLUSH_DELAY = 0.05  # pending counters wait this long for a round trip to ride with
+
+
+class CacheService:
+    """An async Redis cache for LLM answers. Use one instance per event loop, and close it
+    (``await cache.aclose()`` or ``async with CacheService() as cache``)."""
+
+    def __init__(
+        self,
+        redis_url: str | None = None,
+        *,
+        settings: Settings | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        cluster: bool | None = None,
+        default_namespace: str = "analysis",
+        policy: Any = None,
+        trace_path: str | None = None,
+        failure_threshold: int = 3,
+        reset_timeout: float = 30.0,
+        lock_ttl: float = 30.0,
+        lock_wait: float | None = None,
+        use_scripts: bool = True,
+    ) -> None:
+        self.settings = settings if settings is not None else load_settings(None)
+        self.options = ClientOptions.from_flags(redis_url, timeout, cluster)
+        self.breaker = CircuitBreaker(
+            failure_threshold, reset_timeout, name=f"Redis at {self.options.url.redacted}"
+        )
+        self.stats = CacheStats()
+        self.default_namespace = default_namespace
+        self.lock_ttl = lock_ttl
+        self.lock_wait = lock_ttl if lock_wait is None else lock_wait
+        self._link = Link(
+            self.options, self.breaker, max_connections=max_connections, use_scripts=use_scripts
+        )
+        self._ops = RedisOps(self._link, self.settings)
+        self._pending = PendingCounters()
+        self._policy = policy
+        self._trace = TraceWriter(trace_path) if trace_path else None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._flush_task: asyncio.Task[Any] | None = None
+        self._inflight: dict[str, asyncio.Task[Any]] = {}
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"CacheService({self.options.url.redacted!r}, breaker={self.breaker.state.value})"
+
+    async def __aenter__(self) -> CacheService:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # -----------------------------------------------------------------------------------------
+    # Public API
+
+    async def get(self, key: str, default: Any = None) -> Any:
+        """The cached value, or ``default`` on a miss (a cached falsy value is returned)."""
+        found = await self.lookup(key)
+        return found.value if found.hit else default
+
+    async def lookup(self, key: str) -> Lookup:
+        """Hit or miss, with the entry's meta; ``failed`` when Redis could not be asked."""
+        return await self._lookup(key, count="all")
+
+    async def get_many(self, keys: Sequence[str]) -> dict[str, Any]:
+        """The hits among ``keys`` (one round trip); missing keys are absent from the result."""
+        keys = list(keys)
+        infos = [self.describe_key(k) for k in keys]
+        started = time.perf_counter()
+        found = await self._ops.lookup_many(keys, infos, self._pending)
+        latency = (time.perf_counter() - started) * 1000
+        self.stats.record_cache_latency(latency)
+        items = [MISS_FAILED] * len(keys) if found is FAILED else found
+        out: dict[str, Any] = {}
+        for key, info, item in zip(keys, infos, items, strict=True):
+            self._account(info, item, latency, count_misses=True)
+            if item.hit:
+                out[key] = item.value
+        return out
+
+    async def set(
+        self, key: str, value: Any, ttl: int | None = None, *, meta: Mapping[str, Any] | None = None
+    ) -> bool:
+        """Store ``value`` for ``ttl`` seconds (default: the TTL policy for the key's data type,
+        evaluated now). ``meta`` fills the envelope's meta (model, tokens, cost_usd, ...) and
+        counts ``cost_usd`` as money spent. A value that is not JSON raises TypeError/ValueError.
+        """
+        info = self.describe_key(key)
+        full = build_meta(meta, info.data_type)
+        spend = CounterDelta(cost_spent_usd=float(full["cost_usd"] or 0.0))
+        if meta:
+            self.stats.record_llm_call(float(full["cost_usd"] or 0.0), float(full["latency_ms"] or 0.0))
+        return (await self.store(key, info, value, full, ttl, spend)) is not None
+
+    async def delete(self, key: str) -> bool:
+        """Remove ``key`` (and its symbol-index entry); True when it existed."""
+        return bool(await self._ops.delete(key, self.describe_key(key)))
+
+    async def exists(self, key: str) -> bool:
+        return bool(await self._ops.simple("exists", ("EXISTS", key)))
+
+    async def get_ttl(self, key: str) -> int | None:
+        """Seconds left; -1 no TTL, -2 no such key (as Redis says); None if Redis is unavailable."""
+        reply = await self._ops.simple("ttl", ("TTL", key))
+        return None if reply is FAILED else int(reply)
+
+    async def flush_counters(self) -> bool:
+        """Send the pending counter increments now; True if there were none or they went."""
+        if not self._pending:
+            return True
+        return await self._ops.send("counters", [], [], self._pending) is not FAILED
+
+    async def aclose(self) -> None:
+        """Finish background work, send pending counters, close the pool and the trace file."""
+        if self._closed:
+            return
+        self._closed = True
+        while self._tasks:  # answers in flight still get stored; new flushes are not started
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self.flush_counters()
+        await self._link.aclose()
+        if self._trace is not None:
+            self._trace.close()
+
+    @property
+    def invalidation(self) -> Invalidator:
+        """Event and version invalidation helpers (``on_earnings``, ``on_news``, ...)."""
+        from llmcache_cli.cache.invalidation import Invalidator
+
+        return Invalidator(self)
+
+    # -----------------------------------------------------------------------------------------
+    # Shared with the decorator
+
+    @property
+    def is_cluster(self) -> bool | None:
+        return self._link.is_cluster
+
+    async def connect(self) -> bool:
+        """Make sure the client exists (detects a cluster); False if Redis is unavailable."""
+        return await self._link.run("connect", _noop) is not FAILED
+
+    def hash_tags(self) -> bool:
+        """Whether keys wrap the symbol in a cluster hash tag (``settings.hash_tag``)."""
+        mode = self.settings.hash_tag
+        return mode == "always" or (mode == "auto" and bool(self._link.is_cluster))
+
+    def describe_key(self, key: str) -> KeyInfo:
+        return describe_key(key, self.default_namespace, self.settings.stock_entities)
+
+    def ttl_for(self, info: KeyInfo, ttl: int | None) -> int:
+        if ttl is not None:
+            if isinstance(ttl, bool) or not isinstance(ttl, int) or ttl <= 0:
+                raise ValueError(f"ttl must be a positive whole number of seconds, got {ttl!r}")
+            return ttl
+        if self._policy is None:
+            from llmcache_cli.policy import make_policy  # lazy: pulls in the market calendar
+
+            self._policy = make_policy(self.settings)
+        return int(self._policy.ttl(info.data_type, info.symbol, dt.datetime.now(dt.timezone.utc)))
+
+    async def _lookup(self, key: str, *, count: str, lock_token: str | None = None) -> Lookup:
+        info = self.describe_key(key)
+        started = time.perf_counter()
+        found = await self._ops.lookup(key, info, count, lock_token, self.lock_ttl, self._pending)
+        latency = (time.perf_counter() - started) * 1000
+        self.stats.record_cache_latency(latency)
+        self._account(info, found, latency, count_misses=count == "all")
+        return found.with_latency(latency)
+
+    def _account(self, info: KeyInfo, found: Lookup, latency_ms: float, *, count_misses: bool) -> None:
+        """In-process stats, and the Redis counters the lookup's round trip did not carry."""
+        if found.hit:
+            self.stats.record_hit(info.namespace, found.cost_usd, found.llm_latency_ms)
+            if not found.counted:
+                self._queue(info.namespace, hit_delta(found.cost_usd, found.llm_latency_ms, latency_ms))
+        elif count_misses:
+            self.stats.record_miss(info.namespace)
+            if found.failed:
+                self.stats.errors += 1
+            if not found.counted:
+                self._queue(info.namespace, CounterDelta(misses=1))
+
+    async def store(
+        self,
+        key: str,
+        info: KeyInfo,
+        value: Any,
+        meta: dict[str, Any],
+        ttl: int | None,
+        delta: CounterDelta,
+        lock_token: str | None = None,
+    ) -> int | None:
+        """Write one entry; the TTL written, or None if it was not stored."""
+        seconds = self.ttl_for(info, ttl)
+        payload = encode_envelope(value, meta)
+        ok = await self._ops.store(
+            key, info, payload, seconds, [(info.namespace, delta)], self._pending, lock_token
+        )
+        if self._ops.prune_wanted:
+            self._spawn(self._ops.prune_indexes())
+        if ok:
+            log.debug("cache set %s (ttl %ss)", key, seconds)
+            return seconds
+        self._schedule_flush()  # the counters were kept for later
+        return None
+
+    async def release(self, key: str, lock_token: str) -> None:
+        await self._ops.release(key, lock_token, self._pending)
+
+    def _queue(self, namespace: str, delta: CounterDelta) -> None:
+        self._pending.add(namespace, delta)
+        self._schedule_flush()
+
+    def _schedule_flush(self) -> None:
+        # While Redis is failing, pending counters wait for the next successful round trip
+        # rather than cost a background timeout of their own.
+        if self._closed or not self._pending or not self.breaker.healthy:
+            return
+        if self._flush_task is None or self._flush_task.done():
+            self._flush_task = self._spawn(self._flush_later())
+
+    async def _flush_later(self) -> None:
+        await asyncio.sleep(FLUSH_DELAY)
+        await self.flush_counters()
+
+    def _spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+
+async def _noop(client: Any) -> bool:
+    return True
