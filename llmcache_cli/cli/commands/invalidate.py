@@ -1,0 +1,286 @@
+"""``llmcache invalidate`` and ``llmcache purge-version``: the commands that delete data.
+
+Guarded (STYLE lesson 6): a preview of what goes (keys, memory, $ to regenerate), confirmation
+on a terminal, refusal without one unless ``--yes``, ``--dry-run``, and a raw glob only with an
+explicit ``--pattern`` that never means "everything" without ``--all``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from llmcache_cli import invalidation as inv
+from llmcache_cli.cli import output
+from llmcache_cli.cli.context import app_context
+from llmcache_cli.cli.options import JsonOpt, UrlOpt
+from llmcache_cli.cli.progress import scan_progress
+from llmcache_cli.errors import EXIT_INTERRUPTED, LLMCacheError, UsageError
+
+INVALIDATE_HELP = """Delete exactly the cache entries of one or more stock symbols.
+
+A key belongs to AAPL when its symbol segment is exactly AAPL (case-sensitive, a stock entity,
+plain or hash-tagged): AAPLX, aapl, AAPL.X and other entities are never touched, and * ? [ ] in a
+symbol are plain text. Shows the keys, memory and $ to regenerate first; asks on a terminal;
+without a terminal it refuses unless --yes. Uses the symbol's index set when the library keeps
+one (--scan to always scan the whole keyspace).
+
+Examples:
+
+  llmcache invalidate AAPL --dry-run
+
+  llmcache invalidate AAPL MSFT --event earnings --yes
+
+  llmcache invalidate --pattern 'chatbot:*' --yes --json
+"""
+
+PURGE_HELP = """Delete every entry of an old cache version (the key's last vN segment).
+
+Same safety rules as invalidate: preview, confirmation on a terminal, --yes without one,
+--dry-run to look only.
+
+Examples:
+
+  llmcache purge-version v1 --dry-run
+
+  llmcache purge-version v1 --namespace analysis --yes --json
+"""
+
+DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Show what would be deleted; delete nothing.")]
+YesOpt = Annotated[
+    bool, typer.Option("--yes", "-y", help="Delete without asking (needed without a terminal).")
+]
+ScanCountOpt = Annotated[
+    int,
+    typer.Option(
+        "--scan-count",
+        metavar="N",
+        min=10,
+        max=100_000,
+        help="SCAN COUNT hint: larger means fewer round trips but longer server pauses.",
+    ),
+]
+
+
+def invalidate(
+    ctx: typer.Context,
+    symbols: Annotated[
+        list[str] | None, typer.Argument(metavar="SYMBOL", show_default=False, help="Stock symbols.")
+    ] = None,
+    types: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--type", metavar="DATA_TYPE", show_default=False, help="Only this data type (repeatable)."
+        ),
+    ] = None,
+    event: Annotated[
+        str | None,
+        typer.Option(
+            "--event",
+            metavar="earnings|news",
+            show_default=False,
+            help="earnings: analysis, fundamental and earnings entries; news: sentiment entries.",
+        ),
+    ] = None,
+    pattern: Annotated[
+        str | None,
+        typer.Option(
+            "--pattern", metavar="GLOB", show_default=False, help="A raw SCAN glob instead of symbols."
+        ),
+    ] = None,
+    all_keys: Annotated[
+        bool, typer.Option("--all", help="Confirm that a catch-all --pattern ('*') is really meant.")
+    ] = False,
+    scan: Annotated[
+        bool,
+        typer.Option(
+            "--scan", help="Ignore the per-symbol index: SCAN the keyspace (finds keys of other code)."
+        ),
+    ] = False,
+    dry_run: DryRunOpt = False,
+    yes: YesOpt = False,
+    json_out: JsonOpt = False,
+    scan_count: ScanCountOpt = inv.SCAN_COUNT,
+    url: UrlOpt = None,
+) -> None:
+    app = app_context(ctx, url)
+    data_types = inv.data_type_filter(types or (), event)
+    if pattern is not None:
+        if symbols:
+            raise UsageError("give SYMBOLs or --pattern, not both")
+        targets: tuple[inv.Target, ...] = (inv.pattern_target(pattern, data_types, all_keys),)
+    else:
+        if all_keys:
+            raise UsageError("--all only confirms a catch-all --pattern", hint="e.g. --pattern '*' --all")
+        targets = inv.symbol_targets(symbols or (), app.settings.stock_entities, data_types)
+    _guarded_delete(ctx, url, targets, dry_run, yes, json_out, scan_count, use_index=not scan)
+
+
+def purge_version(
+    ctx: typer.Context,
+    old: Annotated[str, typer.Argument(metavar="OLD", help="The cache version to remove, e.g. v1.")],
+    namespace: Annotated[
+        str | None,
+        typer.Option("--namespace", metavar="N", show_default=False, help="Only keys of this namespace."),
+    ] = None,
+    dry_run: DryRunOpt = False,
+    yes: YesOpt = False,
+    json_out: JsonOpt = False,
+    scan_count: ScanCountOpt = inv.SCAN_COUNT,
+    url: UrlOpt = None,
+) -> None:
+    targets = (inv.version_target(old, namespace),)
+    current = old == app_context(ctx, url).settings.cache_version
+    note = f"note: {old} is the current cache version (cache.version): its entries will be recomputed"
+    _guarded_delete(ctx, url, targets, dry_run, yes, json_out, scan_count, False, note if current else None)
+
+
+def _guarded_delete(
+    ctx: typer.Context,
+    url: str | None,
+    targets: tuple[inv.Target, ...],
+    dry_run: bool,
+    yes: bool,
+    json_out: bool,
+    count: int,
+    use_index: bool,
+    note: str | None = None,
+) -> None:
+    interactive = not dry_run and not yes
+    if interactive and not output.stdin_is_terminal():
+        raise UsageError(
+            "refusing to delete without confirmation: stdin is not a terminal",
+            hint="pass --yes to delete, or --dry-run to see what would go",
+        )
+    if note:
+        output.note(note)
+    with app_context(ctx, url).connect() as handle:
+        plan = inv.plan(handle, targets, use_index)
+        label = "previewing" if dry_run or interactive else "invalidating"
+        with scan_progress(label, plan.work) as advance:
+            result = inv.run(
+                handle,
+                plan,
+                delete=not (dry_run or interactive),
+                count=count,
+                on_progress=advance,
+                keep_keys=interactive,
+            )
+        if interactive and result.complete and result.matched:
+            render(result, json_out=False, console=output.stderr_console(), asking=True)
+            if not typer.confirm(f"Delete these {result.matched} keys?", default=False, err=True):
+                raise LLMCacheError("aborted: nothing was deleted")
+            with scan_progress("deleting", result.matched) as advance:
+                result = inv.delete_previewed(handle, result, on_progress=advance)
+            render(result, json_out, table=False)  # the table was just shown with the question
+        else:
+            if interactive and result.complete:  # nothing matched: nothing to ask about
+                result = dataclasses.replace(result, dry_run=False)
+            render(result, json_out)
+    if not result.complete:
+        output.note("interrupted: the figures above cover only what was scanned so far")
+        raise typer.Exit(EXIT_INTERRUPTED)
+
+
+# ---------------------------------------------------------------------------------------------
+# Rendering
+
+
+def to_json(result: inv.Invalidation) -> dict[str, Any]:
+    data_types = result.targets[0].target.data_types if result.targets else None
+    return {
+        "dry_run": result.dry_run,
+        "matched": result.matched,
+        "deleted": result.deleted,
+        "memory_bytes": result.memory_bytes,
+        "regen_cost_usd": round(result.regen_cost_usd, 6),
+        "method": result.method,
+        "complete": result.complete,
+        "data_types": sorted(data_types) if data_types is not None else None,
+        "targets": [
+            {
+                "kind": t.target.kind,
+                "target": t.target.label,
+                "method": t.method,
+                "examined": t.examined,
+                "matched": t.matched,
+                "deleted": t.deleted,
+                "memory_bytes": t.memory_bytes,
+                "regen_cost_usd": round(t.regen_cost_usd, 6),
+            }
+            for t in result.targets
+        ],
+        "sample_keys": list(result.sample_keys),
+    }
+
+
+def human_bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GiB"  # pragma: no cover - the loop always returns
+
+
+def dollars(x: float) -> str:
+    return f"${x:,.4f}" if x < 1 else f"${x:,.2f}"
+
+
+def summary_line(result: inv.Invalidation, asking: bool = False) -> str:
+    figures = f"{human_bytes(result.memory_bytes)}, {dollars(result.regen_cost_usd)} to regenerate"
+    if asking:
+        return f"About to delete {result.matched} keys ({figures})."
+    if result.matched == 0:
+        return "No key matched: nothing to delete." if not result.dry_run else "Dry run: no key matched."
+    if result.dry_run:
+        return f"Dry run: {result.matched} keys would be deleted ({figures}). Nothing was deleted."
+    return f"Deleted {result.deleted} of {result.matched} matched keys ({figures})."
+
+
+def render(
+    result: inv.Invalidation,
+    json_out: bool,
+    console: Console | None = None,
+    table: bool = True,
+    asking: bool = False,
+) -> None:
+    if json_out:
+        output.emit_json(to_json(result))
+        return
+    console = console or output.stdout_console()
+    if table:
+        console.print(_table(result))
+        if result.sample_keys:
+            more = result.matched - len(result.sample_keys)
+            tail = f" (and {more} more)" if more > 0 else ""
+            console.print("e.g. " + ", ".join(result.sample_keys) + tail, markup=False, soft_wrap=True)
+    console.print(summary_line(result, asking), markup=False, highlight=False, soft_wrap=True)
+
+
+def _table(result: inv.Invalidation) -> Table:
+    table = Table(show_edge=False, pad_edge=False)
+    for column in ("target", "data types", "found by", "keys", "memory", "$ to regenerate"):
+        table.add_column(
+            column, justify="right" if column in ("keys", "memory", "$ to regenerate") else "left"
+        )
+    for t in result.targets:
+        types = ",".join(sorted(t.target.data_types)) if t.target.data_types is not None else "all"
+        table.add_row(
+            t.target.label,
+            types,
+            t.method,
+            str(t.matched),
+            human_bytes(t.memory_bytes),
+            dollars(t.regen_cost_usd),
+            end_section=False,
+        )
+    return table
+
+
+def register(app: typer.Typer) -> None:
+    app.command("invalidate", help=INVALIDATE_HELP)(invalidate)
+    app.command("purge-version", help=PURGE_HELP)(purge_version)

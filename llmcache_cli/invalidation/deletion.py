@@ -1,0 +1,100 @@
+"""UNLINK in pipelined batches, and what a deletion that stops half-way reports.
+
+A deletion interrupted by a server failure or Ctrl-C says how many keys are already gone and
+that a rerun finishes the job: deleted keys are simply not found again, so rerunning the same
+command is always safe.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from redis.crc import key_slot
+
+from llmcache_cli.client import RedisHandle
+from llmcache_cli.errors import PartialFailure, RedisOperationError
+from llmcache_cli.invalidation.results import Invalidation, InvalidationInterrupted, TargetResult
+
+KEY_BATCH = 1000
+Progress = Callable[[int], None]
+
+
+def unlink_groups(keys: Sequence[bytes], cluster: bool) -> list[list[bytes]]:
+    """One UNLINK per batch; in a cluster one per hash slot (multi-key commands need one slot)."""
+    if not cluster:
+        return [list(keys)]
+    groups: dict[int, list[bytes]] = {}
+    for key in keys:
+        groups.setdefault(key_slot(key), []).append(key)
+    return list(groups.values())
+
+
+def check_replies(replies: Iterable[Any]) -> None:
+    """Raise the first error reply of a pipeline run with ``raise_on_error=False``."""
+    for reply in replies:
+        if isinstance(reply, Exception):
+            raise reply
+
+
+def _rerun_hint(hint: str | None) -> str:
+    rerun = "rerun the same command to finish the job (deleted keys are not found again)"
+    return f"{hint}; then {rerun}" if hint else rerun
+
+
+def server_failed(deleted: int, matched: str, exc: RedisOperationError) -> PartialFailure:
+    """``matched`` reads e.g. "12 matched so far" or "40 previewed"."""
+    return PartialFailure(
+        f"deleted {deleted} of {matched} keys before the server failed: {exc.message}",
+        hint=_rerun_hint(exc.hint),
+        done=deleted,
+    )
+
+
+def interrupted(deleted: int, matched: str) -> InvalidationInterrupted:
+    return InvalidationInterrupted(
+        f"interrupted: deleted {deleted} of {matched} keys", hint=_rerun_hint(None), done=deleted
+    )
+
+
+def delete_previewed(
+    handle: RedisHandle, preview: Invalidation, on_progress: Progress | None = None
+) -> Invalidation:
+    """Delete exactly the keys a preview (``engine.run(..., keep_keys=True)``) listed."""
+    progress = on_progress or (lambda n: None)
+    done: list[TargetResult] = []
+    deleted = 0
+    try:
+        for result in preview.targets:
+            before = deleted
+            srem = result.planned.index_present and not handle.is_cluster
+            for node_i, node in enumerate(handle.nodes):
+                keys = [k for i, k in result.keys if i == node_i]
+                with handle.translated(node):
+                    for start in range(0, len(keys), KEY_BATCH):
+                        chunk = keys[start : start + KEY_BATCH]
+                        pipe = node.client.pipeline(transaction=False)
+                        groups = unlink_groups(chunk, handle.is_cluster)
+                        for group in groups:
+                            pipe.unlink(*group)
+                        for index_key in result.target.index_keys if srem else ():
+                            pipe.srem(index_key, *chunk)  # keep the symbol's index in step
+                        replies = pipe.execute(raise_on_error=False)
+                        check_replies(replies)
+                        deleted += sum(int(r) for r in replies[: len(groups)])
+                        progress(len(chunk))
+            done.append(
+                TargetResult(
+                    result.planned,
+                    result.examined,
+                    result.matched,
+                    deleted - before,
+                    result.memory_bytes,
+                    result.regen_cost_usd,
+                )
+            )
+    except KeyboardInterrupt:
+        raise interrupted(deleted, f"{preview.matched} previewed") from None
+    except RedisOperationError as exc:
+        raise server_failed(deleted, f"{preview.matched} previewed", exc) from None
+    return Invalidation(False, tuple(done), preview.sample_keys)
