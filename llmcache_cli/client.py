@@ -29,33 +29,18 @@ from llmcache_cli.errors import (
     LLMCacheError,
     PermissionDenied,
     ServerError,
-    UsageError,
 )
-from llmcache_cli.urls import RedisURL, parse_redis_url, resolve_url
+from llmcache_cli.urls import DEFAULT_TIMEOUT, ClientOptions, RedisURL
 
-DEFAULT_TIMEOUT = 5.0
-
-
-@dataclass(frozen=True)
-class ClientOptions:
-    """How to reach Redis. ``cluster`` None means detect it with ``INFO cluster``."""
-
-    url: RedisURL
-    timeout: float = DEFAULT_TIMEOUT
-    cluster: bool | None = None
-
-    @classmethod
-    def from_flags(
-        cls,
-        url: str | None,
-        timeout: float | None = None,
-        cluster: bool | None = None,
-        env: dict[str, str] | None = None,
-    ) -> ClientOptions:
-        raw, source = resolve_url(url, env)
-        if timeout is not None and not timeout > 0:
-            raise UsageError(f"--timeout must be a positive number of seconds, got {timeout}")
-        return cls(parse_redis_url(raw, source), DEFAULT_TIMEOUT if timeout is None else timeout, cluster)
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "ClientOptions",
+    "Node",
+    "RedisHandle",
+    "async_client",
+    "connect",
+    "translate_error",
+]
 
 
 def _client_kwargs(timeout: float) -> dict[str, Any]:

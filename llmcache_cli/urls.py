@@ -21,6 +21,7 @@ from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 from llmcache_cli.errors import UsageError
 
 DEFAULT_URL = "redis://localhost:6379/0"
+DEFAULT_TIMEOUT = 5.0
 URL_ENV_VARS = ("LLMCACHE_REDIS_URL", "REDIS_URL")
 SCHEMES = ("redis", "rediss", "unix")
 MASK = "***"
@@ -167,3 +168,25 @@ class Redactor:
         for secret in self._secrets:
             text = text.replace(secret, MASK)
         return text
+
+
+@dataclass(frozen=True)
+class ClientOptions:
+    """How to reach Redis. ``cluster`` None means detect it with ``INFO cluster``."""
+
+    url: RedisURL
+    timeout: float = DEFAULT_TIMEOUT
+    cluster: bool | None = None
+
+    @classmethod
+    def from_flags(
+        cls,
+        url: str | None,
+        timeout: float | None = None,
+        cluster: bool | None = None,
+        env: dict[str, str] | None = None,
+    ) -> ClientOptions:
+        raw, source = resolve_url(url, env)
+        if timeout is not None and not timeout > 0:
+            raise UsageError(f"--timeout must be a positive number of seconds, got {timeout}")
+        return cls(parse_redis_url(raw, source), DEFAULT_TIMEOUT if timeout is None else timeout, cluster)

@@ -12,8 +12,8 @@ from llmcache_cli import __version__
 from llmcache_cli.cli.commands import pending
 from llmcache_cli.cli.context import AppContext
 from llmcache_cli.cli.main import LLMCacheGroup
-from llmcache_cli.client import ClientOptions
 from llmcache_cli.config import load_settings
+from llmcache_cli.urls import ClientOptions
 
 HELP = """Run the Redis cache behind an LLM-powered trading bot.
 

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import typer
 
-from llmcache_cli.client import ClientOptions, RedisHandle, connect
+from llmcache_cli.urls import ClientOptions
+
+if TYPE_CHECKING:
+    from llmcache_cli.client import RedisHandle
 from llmcache_cli.config import Settings
 
 
@@ -24,6 +28,8 @@ class AppContext:
         return replace(self, options=fresh)
 
     def connect(self) -> RedisHandle:
+        from llmcache_cli.client import connect  # redis-py costs ~0.2 s to import: only when needed
+
         return connect(self.options)
 
 
