@@ -20,7 +20,7 @@ import redis.exceptions as rex
 
 from llmcache_cli.cache.breaker import CircuitBreaker
 from llmcache_cli.cache.scripts import SCRIPTS
-from llmcache_cli.client import ClientOptions, async_client, translate_error
+from llmcache_cli.client import ClientOptions, async_client, detect_cluster_async, translate_error
 
 log = logging.getLogger("llmcache_cli.cache")
 T = TypeVar("T")
@@ -158,10 +158,14 @@ class Link:
             if cluster is not None:
                 await client.ping()
                 return client
-            try:
-                enabled = bool((await client.info("cluster")).get("cluster_enabled"))
-            except rex.ResponseError:
-                enabled = False  # INFO refused by an ACL: treat as a single server
+            found = await detect_cluster_async(client)
+            if found is None:
+                log.warning(
+                    "cannot tell whether Redis at %s is a cluster (INFO, CLUSTER INFO, EXISTS refused): "
+                    "assuming a single server; pass cluster=True or cluster=False",
+                    self.options.url.redacted,
+                )
+            enabled = bool(found)
         except BaseException:
             await client.aclose()
             raise
@@ -169,7 +173,13 @@ class Link:
         if not enabled:
             return client
         await client.aclose()
-        return async_client(dataclasses.replace(self.options, cluster=True), self.max_connections)
+        routed = async_client(dataclasses.replace(self.options, cluster=True), self.max_connections)
+        try:  # the slot map now: the invalidation helpers need the list of primaries
+            await routed.initialize()  # type: ignore[attr-defined]
+        except BaseException:
+            await routed.aclose()
+            raise
+        return routed
 
     async def _load_scripts(self, client: redis.asyncio.Redis) -> None:
         pipe = client.pipeline(transaction=False)

@@ -35,7 +35,6 @@ from llmcache_cli.cache.loader import CallSpec, load
 from llmcache_cli.cache.service import CacheService
 from llmcache_cli.config import DATA_TYPES
 from llmcache_cli.keys import (
-    DEFAULT_STOCK_ENTITY,
     InvalidKeyPart,
     build_key,
     check_segment,
@@ -112,7 +111,7 @@ class CallKeys:
         qualifier = [input_hash(rest)] if rest else []
         version = service.settings.cache_version
         if symbol is not None:
-            entity = _stock_entity(service)
+            entity = service.stock_entity
             key = build_key(self.namespace, entity, symbol, *qualifier, version, hash_tag=service.hash_tags())
             info = KeyInfo(self.namespace, self.data_type, symbol, entity)
         else:
@@ -129,11 +128,6 @@ class CallKeys:
             refresh=refresh,
             offline=offline,
         )
-
-
-def _stock_entity(service: CacheService) -> str:
-    entities = service.settings.stock_entities
-    return DEFAULT_STOCK_ENTITY if DEFAULT_STOCK_ENTITY in entities else min(entities)
 
 
 def cached(

@@ -22,9 +22,10 @@ from llmcache_cli.cache.counters import CacheStats, CounterDelta, PendingCounter
 from llmcache_cli.cache.entries import MISS_FAILED, KeyInfo, Lookup, build_meta, describe_key
 from llmcache_cli.cache.redis_ops import RedisOps
 from llmcache_cli.cache.trace import TraceWriter
-from llmcache_cli.client import ClientOptions
+from llmcache_cli.client import ClientOptions, check_cluster_url
 from llmcache_cli.config import Settings, load_settings
 from llmcache_cli.envelope import encode_envelope
+from llmcache_cli.keys import DEFAULT_STOCK_ENTITY, build_key
 
 if TYPE_CHECKING:
     from llmcache_cli.cache.invalidation import Invalidator
@@ -59,6 +60,8 @@ class CacheService:
     ) -> None:
         self.settings = settings if settings is not None else load_settings(None)
         self.options = ClientOptions.from_flags(redis_url, timeout, cluster)
+        if cluster:
+            check_cluster_url(self.options.url)  # a unix socket or database N: refused now
         self.breaker = CircuitBreaker(
             failure_threshold, reset_timeout, name=f"Redis at {self.options.url.redacted}"
         )
@@ -181,6 +184,25 @@ class CacheService:
         """Whether keys wrap the symbol in a cluster hash tag (``settings.hash_tag``)."""
         mode = self.settings.hash_tag
         return mode == "always" or (mode == "auto" and bool(self._link.is_cluster))
+
+    async def symbol_key(
+        self, namespace: str, symbol: str, *qualifiers: str, entity: str | None = None
+    ) -> str:
+        """A key of the schema for ``symbol``, e.g. ``analysis:stock:{AAPL}:v1``: the symbol is a
+        hash tag when ``hash_tags()`` says so (in a cluster, by default), so that a symbol's
+        entries, its index and its locks share one slot. Connects first to find out, if needed;
+        if Redis cannot be reached the key has the plain form."""
+        if self.is_cluster is None and self.settings.hash_tag == "auto":
+            await self.connect()
+        return build_key(
+            namespace, entity or self.stock_entity, symbol, *qualifiers, hash_tag=self.hash_tags()
+        )
+
+    @property
+    def stock_entity(self) -> str:
+        """The entity of the keys this service builds: ``stock``, or the first configured one."""
+        entities = self.settings.stock_entities
+        return DEFAULT_STOCK_ENTITY if DEFAULT_STOCK_ENTITY in entities else min(entities)
 
     def describe_key(self, key: str) -> KeyInfo:
         return describe_key(key, self.default_namespace, self.settings.stock_entities)

@@ -8,7 +8,7 @@ command is always safe.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from redis.crc import key_slot
 
@@ -18,6 +18,7 @@ from llmcache_cli.invalidation.results import Invalidation, InvalidationInterrup
 
 KEY_BATCH = 1000
 Progress = Callable[[int], None]
+K = TypeVar("K", str, bytes)
 
 
 def unlink_groups(keys: Sequence[bytes], cluster: bool) -> list[list[bytes]]:
@@ -28,6 +29,37 @@ def unlink_groups(keys: Sequence[bytes], cluster: bool) -> list[list[bytes]]:
     for key in keys:
         groups.setdefault(key_slot(key), []).append(key)
     return list(groups.values())
+
+
+def by_node(handle: RedisHandle, keys: Iterable[K]) -> dict[int, list[K]]:
+    """``keys`` grouped by the index (in ``handle.nodes``) of the primary that holds them."""
+    out: dict[int, list[K]] = {}
+    for key in keys:
+        out.setdefault(handle.node_index(key), []).append(key)
+    return out
+
+
+def index_keys_on(handle: RedisHandle, index_keys: Sequence[str], node_i: int) -> tuple[list[str], list[str]]:
+    """Split a symbol's index keys into those on node ``node_i`` (their SREM rides in that
+    node's pipeline) and those elsewhere (a cluster whose entries are not hash-tagged)."""
+    here: list[str] = []
+    elsewhere: list[str] = []
+    for key in index_keys:
+        (here if handle.node_index(key) == node_i else elsewhere).append(key)
+    return here, elsewhere
+
+
+def srem_elsewhere(handle: RedisHandle, index_keys: Sequence[str], members: Sequence[bytes]) -> None:
+    """Remove deleted keys from index sets that live on other nodes than the keys did."""
+    if not members:
+        return
+    for node_i, keys in by_node(handle, index_keys).items():
+        node = handle.nodes[node_i]
+        with handle.translated(node):
+            pipe = node.client.pipeline(transaction=False)
+            for index_key in keys:
+                pipe.srem(index_key, *members)
+            check_replies(pipe.execute(raise_on_error=False))
 
 
 def check_replies(replies: Iterable[Any]) -> None:
@@ -67,22 +99,24 @@ def delete_previewed(
     try:
         for result in preview.targets:
             before = deleted
-            srem = result.planned.index_present and not handle.is_cluster
+            index_keys = result.target.index_keys if result.planned.index_present else ()
             for node_i, node in enumerate(handle.nodes):
                 keys = [k for i, k in result.keys if i == node_i]
-                with handle.translated(node):
-                    for start in range(0, len(keys), KEY_BATCH):
-                        chunk = keys[start : start + KEY_BATCH]
+                here, elsewhere = index_keys_on(handle, index_keys, node_i)
+                for start in range(0, len(keys), KEY_BATCH):
+                    chunk = keys[start : start + KEY_BATCH]
+                    with handle.translated(node):
                         pipe = node.client.pipeline(transaction=False)
                         groups = unlink_groups(chunk, handle.is_cluster)
                         for group in groups:
                             pipe.unlink(*group)
-                        for index_key in result.target.index_keys if srem else ():
-                            pipe.srem(index_key, *chunk)  # keep the symbol's index in step
+                        for index_key in here:  # keep the symbol's index in step
+                            pipe.srem(index_key, *chunk)
                         replies = pipe.execute(raise_on_error=False)
+                        deleted += sum(r for r in replies[: len(groups)] if isinstance(r, int))
                         check_replies(replies)
-                        deleted += sum(int(r) for r in replies[: len(groups)])
-                        progress(len(chunk))
+                    srem_elsewhere(handle, elsewhere, chunk)
+                    progress(len(chunk))
             done.append(
                 TargetResult(
                     result.planned,

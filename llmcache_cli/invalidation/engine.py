@@ -24,9 +24,12 @@ from llmcache_cli.errors import PartialFailure, RedisOperationError
 from llmcache_cli.invalidation.deletion import (
     KEY_BATCH,
     Progress,
+    by_node,
     check_replies,
+    index_keys_on,
     interrupted,
     server_failed,
+    srem_elsewhere,
     unlink_groups,
 )
 from llmcache_cli.invalidation.results import SAMPLE_KEYS, Invalidation, Plan, PlannedTarget, TargetResult
@@ -38,26 +41,15 @@ SCAN_COUNT = 1000
 def plan(handle: RedisHandle, targets: Sequence[Target], use_index: bool = True) -> Plan:
     """Decide, per target, whether its per-symbol index can be used, and how much work there is.
 
-    The index is used when it exists as a set and ``use_index`` is on; never in a cluster yet
-    (the index and the entries may live on different nodes). Everything else is scanned.
+    The index is used when it exists as a set and ``use_index`` is on. In a cluster it is read
+    on the primary that holds its slot (the symbol's hash tag) and each member is handled on
+    the primary of its own slot. Everything else is scanned, on every primary.
     """
     sizes: list[int] = []
     for node in handle.nodes:
         with handle.translated(node):
             sizes.append(int(node.client.dbsize()))
-    present: dict[str, int] = {}
-    index_keys = [k for t in targets for k in t.index_keys]
-    if index_keys and not handle.is_cluster:
-        node = handle.nodes[0]
-        with handle.translated(node):
-            pipe = node.client.pipeline(transaction=False)
-            for key in index_keys:
-                pipe.type(key)
-                pipe.scard(key)
-            replies = pipe.execute(raise_on_error=False)
-        for i, key in enumerate(index_keys):
-            if replies[2 * i] in (b"set", "set"):
-                present[key] = int(replies[2 * i + 1])
+    present = _index_sizes(handle, [k for t in targets for k in t.index_keys])
     planned: list[PlannedTarget] = []
     work = 0
     for target in targets:
@@ -69,6 +61,23 @@ def plan(handle: RedisHandle, targets: Sequence[Target], use_index: bool = True)
             planned.append(PlannedTarget(target, "scan", bool(found)))
             work += sum(sizes) * len(target.patterns)
     return Plan(tuple(planned), work, tuple(sizes))
+
+
+def _index_sizes(handle: RedisHandle, index_keys: Sequence[str]) -> dict[str, int]:
+    """SCARD of each index key that exists as a set (TYPE and SCARD, one round trip per node)."""
+    present: dict[str, int] = {}
+    for node_i, keys in by_node(handle, index_keys).items():
+        node = handle.nodes[node_i]
+        with handle.translated(node):
+            pipe = node.client.pipeline(transaction=False)
+            for key in keys:
+                pipe.type(key)
+                pipe.scard(key)
+            replies = pipe.execute(raise_on_error=False)
+        for i, key in enumerate(keys):
+            if replies[2 * i] in (b"set", "set"):
+                present[key] = int(replies[2 * i + 1])
+    return present
 
 
 def _is_wrongtype(reply: object) -> bool:
@@ -100,6 +109,17 @@ class _Tally:
         )
 
 
+@dataclass(frozen=True)
+class _Queued:
+    """What ``_queue`` put in a pipeline: ``width`` replies, of which ``unlinks`` UNLINKs
+    after the per-key ones, and the index sets on other nodes still to update for ``keys``."""
+
+    width: int
+    unlinks: int
+    elsewhere: Sequence[str] = ()
+    keys: Sequence[bytes] = ()
+
+
 class _Run:
     def __init__(
         self, handle: RedisHandle, delete: bool, count: int, on_progress: Progress | None, keep_keys: bool
@@ -127,24 +147,28 @@ class _Run:
                 with self.handle.translated(node):
                     self._scan(i, node, pattern, tally, node_sizes[i] if i < len(node_sizes) else 0)
 
-    def _queue(self, pipe: Pipeline, keys: Sequence[bytes], tally: _Tally) -> tuple[int, int]:
-        """Queue the per-key step for confirmed keys; return (replies it adds, UNLINK count)."""
+    def _queue(self, pipe: Pipeline, node_i: int, keys: Sequence[bytes], tally: _Tally) -> _Queued:
+        """Queue the per-key step for confirmed keys found on node ``node_i``."""
         for key in keys:
             pipe.memory_usage(key)
             pipe.get(key)
         if not (self.delete and keys):
-            return 2 * len(keys), 0
+            return _Queued(2 * len(keys), 0)
         groups = unlink_groups(keys, self.handle.is_cluster)
         for group in groups:
             pipe.unlink(*group)
         index_keys = tally.planned.target.index_keys if self._srem(tally) else ()
-        for index_key in index_keys:  # keep the symbol's index in step with the deletions
+        here, elsewhere = index_keys_on(self.handle, index_keys, node_i)
+        for index_key in here:  # keep the symbol's index in step with the deletions
             pipe.srem(index_key, *keys)
-        return 2 * len(keys) + len(groups) + len(index_keys), len(groups)
+        return _Queued(2 * len(keys) + len(groups) + len(here), len(groups), elsewhere, keys)
 
     def _absorb(
-        self, node_i: int, keys: Sequence[bytes], replies: Sequence[Any], unlinks: int, tally: _Tally
+        self, node_i: int, keys: Sequence[bytes], replies: Sequence[Any], queued: _Queued, tally: _Tally
     ) -> None:
+        rest = replies[2 * len(keys) :]
+        # UNLINKs count first: if another reply is an error they still ran on the server.
+        tally.deleted += sum(r for r in rest[: queued.unlinks] if isinstance(r, int))
         for i, key in enumerate(keys):
             memory, raw = replies[2 * i], replies[2 * i + 1]
             check_replies([memory])
@@ -161,12 +185,11 @@ class _Run:
                 tally.keys.append((node_i, key))
             if len(self.samples) < SAMPLE_KEYS:
                 self.samples.append(key.decode("utf-8", "backslashreplace"))
-        rest = replies[2 * len(keys) :]
         check_replies(rest)
-        tally.deleted += sum(int(r) for r in rest[:unlinks])
+        srem_elsewhere(self.handle, queued.elsewhere, queued.keys)
 
     def _srem(self, tally: _Tally) -> bool:
-        return self.delete and tally.planned.index_present and not self.handle.is_cluster
+        return self.delete and tally.planned.index_present
 
     def _fresh(self, node_i: int, keys: Iterable[bytes], tally: _Tally) -> list[bytes]:
         out = []
@@ -186,11 +209,12 @@ class _Run:
             if not scanning and not pending:
                 break
             pipe = node.client.pipeline(transaction=False)
-            width, unlinks = self._queue(pipe, pending, tally)
+            queued = self._queue(pipe, node_i, pending, tally)
+            width = queued.width
             if scanning:
                 pipe.scan(cursor, match=pattern, count=self.count)
             replies = pipe.execute(raise_on_error=False)
-            self._absorb(node_i, pending, replies[:width], unlinks, tally)
+            self._absorb(node_i, pending, replies[:width], queued, tally)
             pending = []
             if not scanning:
                 break
@@ -204,26 +228,30 @@ class _Run:
             self.progress(step)
 
     def _by_index(self, tally: _Tally) -> None:
-        node = self.handle.nodes[0]
-        index_keys = tally.planned.target.index_keys
-        with self.handle.translated(node):
-            pipe = node.client.pipeline(transaction=False)
-            for index_key in index_keys:
-                pipe.smembers(index_key)
-            members: set[bytes] = set()
-            for reply in pipe.execute(raise_on_error=False):
-                if not _is_wrongtype(reply):  # an index that is not a set is no index
-                    check_replies([reply])
-                    members.update(reply)
-            tally.examined = len(members)
-            # Never trusted alone: every member must pass the exact test and still exist.
-            confirmed = self._fresh(0, sorted(members), tally)
+        members: set[bytes] = set()
+        for node_i, index_keys in by_node(self.handle, tally.planned.target.index_keys).items():
+            node = self.handle.nodes[node_i]
+            with self.handle.translated(node):
+                pipe = node.client.pipeline(transaction=False)
+                for index_key in index_keys:
+                    pipe.smembers(index_key)
+                for reply in pipe.execute(raise_on_error=False):
+                    if not _is_wrongtype(reply):  # an index that is not a set is no index
+                        check_replies([reply])
+                        members.update(reply)
+        tally.examined = len(members)
+        # Never trusted alone: every member must pass the exact test and still exist. In a
+        # cluster each member is examined and deleted on the primary of its own slot.
+        for node_i, keys in sorted(by_node(self.handle, sorted(members)).items()):
+            node = self.handle.nodes[node_i]
+            confirmed = self._fresh(node_i, keys, tally)
             for start in range(0, len(confirmed), KEY_BATCH):
                 chunk = confirmed[start : start + KEY_BATCH]
-                pipe = node.client.pipeline(transaction=False)
-                _, unlinks = self._queue(pipe, chunk, tally)
-                self._absorb(0, chunk, pipe.execute(raise_on_error=False), unlinks, tally)
-            self.progress(len(members))
+                with self.handle.translated(node):
+                    pipe = node.client.pipeline(transaction=False)
+                    queued = self._queue(pipe, node_i, chunk, tally)
+                    self._absorb(node_i, chunk, pipe.execute(raise_on_error=False), queued, tally)
+        self.progress(len(members))
 
 
 def run(

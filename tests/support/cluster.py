@@ -7,6 +7,7 @@ port + 10000, are free too), joined with ``redis-cli --cluster create ... --clus
 from __future__ import annotations
 
 import shutil
+import signal
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -24,11 +25,14 @@ class RedisClusterProcs:
     workdir: Path
     primaries: int = 3
     replicas_per_primary: int = 1
+    password: str | None = None  # every node: --requirepass and --masterauth
+    node_timeout_ms: int = 2000  # cluster-node-timeout: how soon a silent node is marked failed
     servers: list[RedisServer] = field(default_factory=list)
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.servers[0].port}/0"
+        auth = f":{self.password}@" if self.password else ""
+        return f"redis://{auth}127.0.0.1:{self.servers[0].port}/0"
 
     def start(self, timeout: float = 30.0) -> RedisClusterProcs:
         total = self.primaries * (1 + self.replicas_per_primary)
@@ -37,6 +41,7 @@ class RedisClusterProcs:
             port = free_port()
             if port not in ports and port + 10000 not in ports:
                 ports.append(port)
+        auth = ("--requirepass", self.password, "--masterauth", self.password) if self.password else ()
         try:
             for port in ports:
                 server = RedisServer(
@@ -48,13 +53,16 @@ class RedisClusterProcs:
                         "--cluster-config-file",
                         "nodes.conf",
                         "--cluster-node-timeout",
-                        "2000",
+                        str(self.node_timeout_ms),
+                        *auth,
                     ),
+                    password=self.password,
                 )
                 self.servers.append(server.start())
             subprocess.run(
                 [
                     REDIS_CLI,
+                    *(("--no-auth-warning", "-a", self.password) if self.password else ()),
                     "--cluster",
                     "create",
                     *[f"127.0.0.1:{p}" for p in ports],
@@ -114,4 +122,6 @@ class RedisClusterProcs:
 
     def stop(self) -> None:
         for server in self.servers:
+            if server.process is not None and server.process.poll() is None:
+                server.process.send_signal(signal.SIGCONT)  # a paused node would ignore SIGTERM
             server.stop()

@@ -1,0 +1,262 @@
+"""The library against the real Redis Cluster: shared entries across processes, one LLM call
+for a stampede, single-slot counters and locks, hash-tagged keys, invalidation helpers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis.cluster
+from redis.crc import key_slot
+
+from llmcache_cli import CacheService, cached
+from llmcache_cli.config import Settings
+from llmcache_cli.errors import UsageError
+from llmcache_cli.keys import lock_key, parse_key, stats_key, symbol_index_key
+from tests.cache.conftest import run
+from tests.cluster.conftest import holders, keyspace
+from tests.support.cluster import RedisClusterProcs
+
+pytestmark = pytest.mark.cluster
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# One worker process: calls a decorated function once and prints what happened as JSON. Its
+# bookkeeping (LLM call count, start signal) goes through redis-py's own cluster client.
+WORKER = textwrap.dedent(
+    """
+    import asyncio, json, os, sys, time
+    import redis.cluster
+    from llmcache_cli import CacheService, cached
+    from llmcache_cli.config import Settings
+
+    label, data, wait_for_go = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3] == "1"
+    url = os.environ["LLMCACHE_REDIS_URL"]
+
+    async def main():
+        async with CacheService(settings=Settings(), timeout=2.0) as cache:
+            @cached(ttl=300, key_prefix="analysis", cache=cache)
+            async def analyze(symbol, data):
+                admin.incr("test:llm-calls")
+                await asyncio.sleep(float(os.environ.get("LLM_SECONDS", "0")))
+                return {"by": label, "inputs": data}
+
+            if wait_for_go:  # start together with the other workers
+                admin.incr("test:ready")
+                while not admin.exists("test:go"):
+                    time.sleep(0.002)
+            result = await analyze("AAPL", data)
+            return {
+                "result": result,
+                "key": analyze.cache_key("AAPL", data),
+                "hits": cache.stats.hits,
+                "misses": cache.stats.misses,
+                "cluster": cache.is_cluster,
+            }
+
+    admin = redis.cluster.RedisCluster.from_url(url)
+    print(json.dumps(asyncio.run(main())))
+    """
+)
+
+
+def start(
+    label: str, data: str, seed: str, url: str, go: bool, llm_seconds: float = 0
+) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONHASHSEED": seed, "LLMCACHE_REDIS_URL": url, "LLM_SECONDS": str(llm_seconds)}
+    return subprocess.Popen(
+        [sys.executable, "-c", WORKER, label, data, "1" if go else "0"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def finish(proc: subprocess.Popen[str]) -> dict[str, Any]:
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    return json.loads(out)  # type: ignore[no-any-return]
+
+
+def test_processes_with_different_hash_seeds_share_entries_through_the_cluster(
+    cluster_url: str, cluster: redis.cluster.RedisCluster
+) -> None:
+    first = finish(
+        start("first", '{"pe": 28.5, "growth": 0.12, "sector": "tech"}', "1", cluster_url, go=False)
+    )
+    second = finish(
+        start("second", '{"sector": "tech", "growth": 0.12, "pe": 28.5}', "2", cluster_url, go=False)
+    )
+    assert first["cluster"] is True and second["cluster"] is True
+    assert (first["hits"], first["misses"]) == (0, 1)
+    assert (second["hits"], second["misses"]) == (1, 0)
+    assert second["result"]["by"] == "first"
+    assert first["key"] == second["key"] and first["key"].startswith("analysis:stock:{AAPL}:")
+    assert int(cluster.get("test:llm-calls")) == 1
+
+
+def test_concurrent_processes_make_one_llm_call_through_the_cluster_lock(
+    cluster_url: str, cluster: redis.cluster.RedisCluster
+) -> None:
+    workers = [start(f"w{i}", '{"pe": 10}', str(i), cluster_url, go=True, llm_seconds=1.0) for i in range(3)]
+    try:
+        while int(cluster.get("test:ready") or 0) < len(workers):
+            assert all(w.poll() is None for w in workers), "a worker died before the start"
+            time.sleep(0.01)
+        cluster.set("test:go", 1)
+        results = [finish(w) for w in workers]
+    finally:
+        for w in workers:
+            if w.poll() is None:
+                w.kill()
+    assert int(cluster.get("test:llm-calls")) == 1
+    assert sorted((r["hits"], r["misses"]) for r in results) == [(0, 1), (1, 0), (1, 0)]
+    assert len({r["result"]["by"] for r in results}) == 1
+
+
+class Counter:
+    calls = 0
+
+
+def test_fifty_concurrent_calls_one_llm_call_and_single_slot_counters(
+    cluster_url: str, cluster: redis.cluster.RedisCluster, redis_cluster_procs: RedisClusterProcs
+) -> None:
+    count = Counter()
+
+    async def go() -> tuple[list[Any], str]:
+        async with CacheService(cluster_url, settings=Settings(), timeout=2.0, max_connections=5) as cache:
+
+            @cached(ttl=60, key_prefix="analysis", cache=cache)
+            async def analyze(symbol: str, data: dict[str, Any]) -> dict[str, Any]:
+                count.calls += 1
+                await asyncio.sleep(0.05)
+                return {"symbol": symbol, "call": count.calls}
+
+            results = await asyncio.gather(*(analyze("NVDA", {"pe": 60}) for _ in range(50)))
+            return results, analyze.cache_key("NVDA", {"pe": 60})  # type: ignore[attr-defined]
+
+    results, key = run(go())
+    assert count.calls == 1 and results == [{"symbol": "NVDA", "call": 1}] * 50
+    # One hash per namespace, so one slot on one primary, holding every increment.
+    assert len(holders(redis_cluster_procs, stats_key("analysis"))) == 1
+    stats = cluster.hgetall(stats_key("analysis"))
+    assert (int(stats[b"hits"]), int(stats[b"misses"])) == (49, 1)
+    # The entry, its index and its lock share the symbol's slot; the lock is released.
+    assert (
+        key_slot(key.encode())
+        == key_slot(symbol_index_key("NVDA").encode())
+        == key_slot(lock_key(key).encode())
+    )
+    assert cluster.smembers(symbol_index_key("NVDA")) == {key.encode()}
+    assert not cluster.exists(lock_key(key))
+
+
+def test_separate_services_share_one_call_through_the_redis_lock(
+    cluster_url: str, cluster: redis.cluster.RedisCluster
+) -> None:
+    """No in-process sharing between services: only the lock in the cluster stops the stampede."""
+    count = Counter()
+
+    async def go() -> list[Any]:
+        services = [CacheService(cluster_url, settings=Settings(), timeout=2.0) for _ in range(5)]
+        try:
+
+            async def analyze(cache: CacheService) -> list[Any]:
+                @cached(ttl=60, key_prefix="analysis", cache=cache)
+                async def inner(symbol: str) -> str:
+                    count.calls += 1
+                    await asyncio.sleep(0.3)
+                    return "answer"
+
+                return list(await asyncio.gather(*(inner("AMD") for _ in range(10))))
+
+            return [r for rs in await asyncio.gather(*(analyze(c) for c in services)) for r in rs]
+        finally:
+            for cache in services:
+                await cache.aclose()
+
+    assert run(go()) == ["answer"] * 50
+    assert count.calls == 1
+    stats = cluster.hgetall(stats_key("analysis"))
+    assert (int(stats[b"hits"]), int(stats[b"misses"])) == (49, 1)
+    assert not any(k.startswith(b"llmcache:lock:") for k in keyspace(cluster))
+
+
+def test_hash_tag_setting_and_invalidation_of_both_forms(
+    cluster_url: str, cluster: redis.cluster.RedisCluster
+) -> None:
+    async def go() -> Any:
+        keys = []
+        for mode in ("auto", "never"):
+            settings = replace(Settings(), hash_tag=mode)
+            async with CacheService(cluster_url, settings=settings, timeout=2.0) as cache:
+                key = await cache.symbol_key("analysis", "AAPL", "v1")
+                keys.append(key)
+                assert await cache.set(key, {"mode": mode}, ttl=300)
+                assert await cache.set(await cache.symbol_key("analysis", "AAPLX", "v1"), 1, ttl=300)
+                assert await cache.set(await cache.symbol_key("sentiment", "AAPL", "v1"), 0, ttl=300)
+                assert await cache.get(key) == {"mode": mode}
+        async with CacheService(cluster_url, settings=Settings(), timeout=2.0) as fresh:
+            result = await fresh.invalidation.on_earnings("AAPL")  # its first call: a scan
+        return keys, result
+
+    keys, result = run(go())
+    assert keys == ["analysis:stock:{AAPL}:v1", "analysis:stock:AAPL:v1"]
+    assert [parse_key(k).symbol() for k in keys] == ["AAPL", "AAPL"]  # type: ignore[union-attr]
+    assert (result.matched, result.deleted, result.complete) == (2, 2, True)
+    entries = {k for k in keyspace(cluster) if not k.startswith(b"llmcache:")}
+    assert entries == {
+        b"analysis:stock:{AAPLX}:v1",
+        b"analysis:stock:AAPLX:v1",
+        b"sentiment:stock:{AAPL}:v1",
+        b"sentiment:stock:AAPL:v1",
+    }
+    assert cluster.smembers(symbol_index_key("AAPL")) == {
+        b"sentiment:stock:{AAPL}:v1",
+        b"sentiment:stock:AAPL:v1",
+    }
+
+
+def test_purge_version_and_delete_on_the_cluster(
+    cluster_url: str, cluster: redis.cluster.RedisCluster
+) -> None:
+    async def go() -> Any:
+        async with CacheService(
+            cluster_url, settings=replace(Settings(), cache_version="v2"), timeout=2.0
+        ) as cache:
+            for symbol in ("AAPL", "MSFT", "TSLA", "NVDA"):
+                assert await cache.set(await cache.symbol_key("analysis", symbol, "v1"), 1, ttl=300)
+                assert await cache.set(await cache.symbol_key("analysis", symbol, "v2"), 2, ttl=300)
+            purged = await cache.invalidation.purge_version("v1")
+            deleted = await cache.delete("analysis:stock:{AAPL}:v2")
+            return (
+                purged,
+                deleted,
+                await cache.get_many(["analysis:stock:{MSFT}:v2", "analysis:stock:{AAPL}:v2"]),
+            )
+
+    purged, deleted, many = run(go())
+    assert (purged.deleted, purged.complete, deleted) == (4, True, True)
+    assert many == {"analysis:stock:{MSFT}:v2": 2}
+    assert {k for k in keyspace(cluster) if not k.startswith(b"llmcache:")} == {
+        f"analysis:stock:{{{s}}}:v2".encode() for s in ("MSFT", "TSLA", "NVDA")
+    }
+    assert cluster.smembers(symbol_index_key("AAPL")) == set()
+
+
+def test_cluster_mode_with_a_url_a_cluster_cannot_use_is_refused_at_once() -> None:
+    with pytest.raises(UsageError, match="database 0"):
+        CacheService("redis://127.0.0.1:6379/3", cluster=True)
+    with pytest.raises(UsageError, match="TCP URL"):
+        CacheService("unix:///tmp/redis.sock", cluster=True)
