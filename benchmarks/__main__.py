@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS: list[str] = ["bench_invalidate"]
+BENCHMARKS: list[str] = ["bench_invalidate", "bench_operator"]
 
 
 def main() -> int:

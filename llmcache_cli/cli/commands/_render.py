@@ -1,0 +1,81 @@
+"""Shared pieces of the operator commands (stats, ttl, large-keys, get): units for people, the
+scan-with-progress flow, and the Ctrl-C ending (partial results, exit 130)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, TypeVar
+
+import typer
+
+from llmcache_cli.cli.output import note
+from llmcache_cli.cli.progress import Advance, scan_progress
+from llmcache_cli.errors import EXIT_INTERRUPTED, UsageError
+from llmcache_cli.keys import InvalidKeyPart, check_segment
+
+T = TypeVar("T")
+
+SymbolOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--symbol",
+        metavar="SYMBOL",
+        show_default=False,
+        help="Only this stock symbol's keys (exact, case-sensitive; not a pattern).",
+    ),
+]
+
+
+def human_bytes(n: int | None) -> str:
+    if n is None:
+        return "-"
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(value) < 1024 or unit == "GiB":
+            return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TiB"  # pragma: no cover - the loop returns
+
+
+def human_duration(seconds: int) -> str:
+    from llmcache_cli.durations import format_duration  # imports the market calendar: lazily
+
+    return format_duration(seconds)
+
+
+def human_ttl(seconds: int | None) -> str:
+    return "no TTL" if seconds is None else human_duration(seconds)
+
+
+def human_rate(rate: float | None) -> str:
+    return "n/a" if rate is None else f"{rate:.1%}"
+
+
+def human_pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1f}%"
+
+
+def human_count(n: int, exact: bool = True) -> str:
+    return f"{n:,}" if exact else f"~{n:,}"
+
+
+def checked_symbol(symbol: str | None) -> str | None:
+    if symbol is None:
+        return None
+    try:
+        return check_segment(symbol, "symbol")
+    except InvalidKeyPart as exc:
+        raise UsageError(str(exc), hint="a symbol is one key segment, e.g. AAPL") from None
+
+
+def with_progress(label: str, total: int | None, collect: Callable[[Advance], T]) -> T:
+    """Run a scan with a progress bar on stderr (only when stderr is a terminal)."""
+    with scan_progress(label, total) as advance:
+        return collect(advance)
+
+
+def finish(partial: bool) -> None:
+    """After the output: an interrupted scan says so and exits 130."""
+    if partial:
+        note("llmcache: interrupted: the figures above cover only the keys scanned so far")
+        raise typer.Exit(EXIT_INTERRUPTED)

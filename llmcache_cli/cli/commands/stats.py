@@ -1,0 +1,171 @@
+"""``llmcache stats``: the metrics dashboard, once or refreshed in place (``--watch``)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable
+from enum import Enum
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Group, RenderableType
+from rich.live import Live
+
+from llmcache_cli.cli.commands._render import finish, with_progress
+from llmcache_cli.cli.context import app_context
+from llmcache_cli.cli.options import JsonOpt, UrlOpt
+from llmcache_cli.cli.output import emit_json, stdout_console
+from llmcache_cli.client import RedisHandle
+from llmcache_cli.errors import UsageError
+from llmcache_cli.scan import total_keys
+
+if TYPE_CHECKING:
+    from llmcache_cli.diagnostics.stats import StatsReport
+
+DEFAULT_SAMPLE = 10_000  # llmcache_cli.diagnostics.stats.DEFAULT_SAMPLE (imported when run)
+
+HELP = """The metrics dashboard: server (version, memory, clients, ops/s), keyspace (keys, TTLs,
+hit rate, evictions), the LLM cache's own counters (hit rate, $ spent, $ saved, time saved),
+memory by namespace, and the warnings an operator acts on.
+
+The namespace breakdown comes from a sample of about --sample keys (marked ~); --full measures
+every key. --format prometheus prints the same figures in the Prometheus text format.
+
+Examples:
+
+  llmcache stats
+
+  llmcache stats --full --json
+
+  llmcache stats --watch 5
+
+  llmcache stats --format prometheus > /var/lib/node_exporter/textfile/llmcache.prom
+"""
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+    prometheus = "prometheus"
+
+
+FullOpt = Annotated[bool, typer.Option("--full", help="Measure every key for the namespace breakdown.")]
+SampleOpt = Annotated[
+    int, typer.Option("--sample", metavar="N", min=1, help="Keys sampled for the breakdown.")
+]
+WatchOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--watch", metavar="SECONDS", min=0.01, show_default=False, help="Refresh every SECONDS until Ctrl-C."
+    ),
+]
+CountOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--count", metavar="N", min=1, show_default=False, help="With --watch: stop after N refreshes."
+    ),
+]
+FormatOpt = Annotated[Format, typer.Option("--format", help="Output format (--json is --format json).")]
+
+
+def _emit(report: StatsReport, fmt: Format, compact: bool = False) -> None:
+    from llmcache_cli.cli.commands.stats_view import dashboard
+    from llmcache_cli.diagnostics.stats_output import as_json, prometheus
+
+    if fmt is Format.json:
+        if compact:  # --watch: one JSON document per line
+            sys.stdout.write(json.dumps(as_json(report), separators=(",", ":")) + "\n")
+            sys.stdout.flush()
+        else:
+            emit_json(as_json(report))
+    elif fmt is Format.prometheus:
+        sys.stdout.write(prometheus(report))
+        sys.stdout.flush()
+    else:
+        stdout_console().print(dashboard(report))
+
+
+def _watch(
+    collect: Callable[[tuple[int, int]], StatsReport], fmt: Format, interval: float, count: int | None
+) -> None:
+    """Refresh until Ctrl-C (or ``count`` refreshes): in place on a terminal, appended otherwise.
+
+    Redis counts the dashboard's own lookups (PTTL, HGETALL) as keyspace hits; each refresh's
+    are taken off the next one's figures, so the hit rate on screen does not drift by itself."""
+    from llmcache_cli.cli.commands.stats_view import dashboard
+
+    console = stdout_console()
+    live = Live(console=console, auto_refresh=False) if fmt is Format.table and console.is_terminal else None
+    done = 0
+    own_hits = own_misses = 0
+    try:
+        if live is not None:
+            live.start()
+        while True:
+            report = collect((own_hits, own_misses))
+            own_hits += report.own_lookups[0]
+            own_misses += report.own_lookups[1]
+            if live is not None:
+                stamp = f"every {interval:g}s, {time.strftime('%H:%M:%S')} (Ctrl-C to stop)"
+                view: RenderableType = Group(dashboard(report), stamp)
+                live.update(view, refresh=True)
+            else:
+                _emit(report, fmt, compact=True)
+            done += 1
+            if report.partial or (count is not None and done >= count):
+                return
+            time.sleep(interval)
+    except KeyboardInterrupt:
+        return  # the normal way to leave --watch
+    finally:
+        if live is not None:
+            live.stop()
+
+
+def stats(
+    ctx: typer.Context,
+    full: FullOpt = False,
+    sample: SampleOpt = DEFAULT_SAMPLE,
+    watch: WatchOpt = None,
+    count: CountOpt = None,
+    fmt: FormatOpt = Format.table,
+    json_output: JsonOpt = False,
+    url: UrlOpt = None,
+) -> None:
+    if json_output:
+        if fmt is Format.prometheus:
+            raise UsageError("--json and --format prometheus contradict each other: use one")
+        fmt = Format.json
+    if count is not None and watch is None:
+        raise UsageError("--count only makes sense with --watch")
+    from llmcache_cli.diagnostics.stats import collect_stats
+
+    with app_context(ctx, url).connect() as handle:
+
+        def once(advance: Callable[[int], None] | None = None) -> StatsReport:
+            return collect_stats(handle, full=full, sample=sample, on_progress=advance)
+
+        if watch is not None:
+
+            def refresh(discount: tuple[int, int]) -> StatsReport:
+                return collect_stats(handle, full=full, sample=sample, discount=discount)
+
+            _watch(refresh, fmt, watch, count)
+            return
+        report = _collect_with_progress(handle, full, once)
+    _emit(report, fmt)
+    finish(report.partial)
+
+
+def _collect_with_progress(
+    handle: RedisHandle, full: bool, once: Callable[[Callable[[int], None] | None], StatsReport]
+) -> StatsReport:
+    if not full:
+        return once(None)  # a sample takes a few milliseconds: no bar
+    return with_progress("Measuring keys", total_keys(handle), once)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("stats", help=HELP)(stats)

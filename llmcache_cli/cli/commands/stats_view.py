@@ -1,0 +1,95 @@
+"""The dashboard as Rich tables (the human form of ``StatsReport``)."""
+
+from __future__ import annotations
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from llmcache_cli.cli.commands._render import human_bytes, human_count, human_duration, human_pct, human_rate
+from llmcache_cli.diagnostics.stats import StatsReport
+
+
+def _pairs(title: str, rows: list[tuple[str, str]]) -> Table:
+    table = Table(title=title, title_justify="left", show_header=False)
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    for name, value in rows:
+        table.add_row(name, value)
+    return table
+
+
+def dashboard(report: StatsReport) -> Group:
+    server, keyspace, llm, memory = report.server, report.keyspace, report.llm, report.breakdown
+    mode = server.mode if server.nodes == 1 else f"{server.mode}, {server.nodes} primaries"
+    limit = "none" if server.maxmemory_bytes == 0 else human_bytes(server.maxmemory_bytes)
+    frag = "n/a" if server.mem_fragmentation_ratio is None else f"{server.mem_fragmentation_ratio:.2f}"
+    server_table = _pairs(
+        "Server",
+        [
+            ("version", f"{server.version} ({mode})"),
+            ("uptime", human_duration(server.uptime_seconds)),
+            (
+                "memory used / peak",
+                f"{human_bytes(server.used_memory_bytes)} / {human_bytes(server.used_memory_peak_bytes)}",
+            ),
+            ("maxmemory / policy", f"{limit} / {server.maxmemory_policy}"),
+            ("fragmentation", frag),
+            ("clients", f"{server.connected_clients:,}"),
+            ("ops/s", f"{server.ops_per_sec:,}"),
+        ],
+    )
+    keyspace_table = _pairs(
+        "Keyspace",
+        [
+            ("keys", f"{keyspace.keys:,}"),
+            ("with TTL / without", f"{keyspace.keys_with_ttl:,} / {keyspace.keys_without_ttl:,}"),
+            ("hits / misses", f"{keyspace.hits:,} / {keyspace.misses:,}"),
+            ("hit rate", human_rate(keyspace.hit_rate)),
+            ("evicted / expired", f"{keyspace.evicted_keys:,} / {keyspace.expired_keys:,}"),
+        ],
+    )
+    llm_table = Table(title="LLM cache (the library's counters)", title_justify="left")
+    for name in ("namespace", "hits", "misses", "hit rate", "$ spent", "$ saved", "time saved"):
+        llm_table.add_column(name, justify="left" if name == "namespace" else "right")
+    for row in (*llm.namespaces, llm.total):
+        llm_table.add_row(
+            row.namespace,
+            f"{row.hits:,}",
+            f"{row.misses:,}",
+            human_rate(row.hit_rate),
+            f"${row.cost_spent_usd:,.2f}",
+            f"${row.cost_saved_usd:,.2f}",
+            human_duration(round(row.time_saved_ms / 1000)),
+        )
+    how = (
+        "every key"
+        if memory.exact
+        else f"a sample of {memory.scanned:,} keys (~: estimated; --full for exact)"
+    )
+    spaces = Table(title=f"Namespaces, from {how}", title_justify="left")
+    for name in ("namespace", "data type", "keys", "memory", "no TTL"):
+        spaces.add_column(name, justify="left" if name in ("namespace", "data type") else "right")
+    for ns in memory.namespaces:
+        spaces.add_row(
+            ns.namespace,
+            ns.data_type or "-",
+            human_count(ns.keys, memory.exact),
+            human_bytes(ns.memory_bytes),
+            human_pct(ns.no_ttl_pct),
+        )
+    parts: list = [server_table, keyspace_table, llm_table, spaces]
+    if not llm.exact:
+        parts.append(
+            Text("LLM counters looked up for the data types and the sampled namespaces.", style="dim")
+        )
+    if report.warnings:
+        parts.append(Text("Warnings:", style="bold yellow"))
+        parts += [Text(f"  ! {w.message}", style="yellow") for w in report.warnings]
+    else:
+        parts.append(Text("No warnings.", style="green"))
+    if report.partial:
+        parts.append(
+            Text("Interrupted: the namespace figures cover only the keys scanned so far.", style="red")
+        )
+    return Group(*parts)

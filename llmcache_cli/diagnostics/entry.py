@@ -1,0 +1,172 @@
+"""One key, inspected (``llmcache get KEY``): value, meta, TTL, memory.
+
+A string is decoded as the library's envelope, plain JSON, text or binary (``envelope``); a
+collection (hash, list, set, sorted set, stream) shows its first ``max_items`` items and its
+length. Only bounded reads are used (GETRANGE, LRANGE, HSCAN, ...): a huge key cannot flood the
+terminal or this process's memory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from redis.exceptions import ResponseError
+
+from llmcache_cli.client import RedisHandle
+from llmcache_cli.diagnostics.common import display_key, namespace_bytes, namespace_label, ttl_seconds
+from llmcache_cli.envelope import decode_entry
+from llmcache_cli.errors import LLMCacheError
+from llmcache_cli.keys import parse_key
+
+MAX_ITEMS = 100
+MAX_STRING_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class EntryView:
+    key: str
+    type: str
+    ttl_seconds: int | None  # None: no TTL
+    memory_bytes: int | None
+    namespace: str
+    data_type: str | None  # None: the key is outside the key schema
+    symbol: str | None
+    kind: str | None  # strings: envelope, json, text or binary; None for other types
+    value: Any  # JSON-ready: the cached result, the text, or the collection's items
+    meta: dict[str, Any] | None
+    length: int  # bytes of a string, items of a collection
+    truncated: bool  # only the first MAX_STRING_BYTES / max_items are shown
+
+    @property
+    def cost_usd(self) -> float | None:
+        value = (self.meta or {}).get("cost_usd")
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        return None
+
+
+def text(raw: Any) -> Any:
+    """Redis bytes as text for display (\\x.. escapes for what is not UTF-8)."""
+    return raw.decode("utf-8", "backslashreplace") if isinstance(raw, bytes) else raw
+
+
+def read_entry(
+    handle: RedisHandle,
+    key: str,
+    *,
+    stock_entities: frozenset[str] = frozenset({"stock"}),
+    max_items: int = MAX_ITEMS,
+) -> EntryView:
+    """Everything ``get`` shows. A missing key is an error (exit 1) with a hint."""
+    raw_key = key.encode("utf-8")
+    client = handle.client
+    with handle.translated():
+        pipe = client.pipeline(transaction=False)
+        pipe.type(raw_key)
+        pipe.pttl(raw_key)
+        pipe.memory_usage(raw_key)
+        type_, pttl, memory = pipe.execute(raise_on_error=False)
+        type_name = text(type_) if isinstance(type_, (bytes, str)) else "none"
+        if type_name == "none":
+            raise LLMCacheError(
+                f"key {key!r} does not exist in {handle.url.redacted}",
+                hint="keys are case-sensitive; 'llmcache large-keys --pattern GLOB' lists keys",
+            )
+        try:
+            kind, value, meta, length, truncated = _value(client, raw_key, type_name, max_items)
+        except ResponseError as exc:  # WRONGTYPE: it was replaced by another type meanwhile
+            raise LLMCacheError(
+                f"key {key!r} changed while being read: {exc}", hint="run the command again"
+            ) from None
+    if kind is None and type_name == "string":
+        raise LLMCacheError(f"key {key!r} vanished while being read", hint="it expired or was deleted")
+    parsed = parse_key(raw_key)
+    return EntryView(
+        key=display_key(raw_key),
+        type=type_name,
+        ttl_seconds=ttl_seconds(pttl) if isinstance(pttl, int) else None,
+        memory_bytes=memory if isinstance(memory, int) else None,
+        namespace=namespace_label(namespace_bytes(raw_key)),
+        data_type=parsed.data_type if parsed else None,
+        symbol=parsed.symbol(stock_entities) if parsed else None,
+        kind=kind,
+        value=value,
+        meta=meta,
+        length=length,
+        truncated=truncated,
+    )
+
+
+def _value(client: Any, key: bytes, type_name: str, limit: int) -> tuple[str | None, Any, Any, int, bool]:
+    """(kind, value, meta, length, truncated) for one type; bounded reads only."""
+    if type_name == "string":
+        pipe = client.pipeline(transaction=False)
+        pipe.strlen(key)
+        pipe.getrange(key, 0, MAX_STRING_BYTES - 1)
+        pipe.exists(key)
+        length, raw, exists = pipe.execute()
+        if not exists:
+            return None, None, None, 0, False
+        if length > MAX_STRING_BYTES:
+            return "text", text(raw), None, length, True
+        entry = decode_entry(raw)
+        value = text(entry.result) if entry.kind == "binary" else entry.result
+        return entry.kind, value, entry.meta, length, False
+    if type_name == "list":
+        length = client.llen(key)
+        items = [text(v) for v in client.lrange(key, 0, limit - 1)]
+        return None, items, None, length, length > len(items)
+    if type_name == "hash":
+        length = client.hlen(key)
+        fields = _scan_collection(lambda cursor: client.hscan(key, cursor, count=limit), limit)
+        return None, {text(k): text(v) for k, v in fields}, None, length, length > len(fields)
+    if type_name == "set":
+        length = client.scard(key)
+        members = _scan_collection(lambda cursor: _pairs(client.sscan(key, cursor, count=limit)), limit)
+        return None, sorted(text(m) for m, _ in members), None, length, length > len(members)
+    if type_name == "zset":
+        length = client.zcard(key)
+        items = [[text(m), s] for m, s in client.zrange(key, 0, limit - 1, withscores=True)]
+        return None, items, None, length, length > len(items)
+    if type_name == "stream":
+        length = client.xlen(key)
+        items = [
+            {"id": text(entry_id), "fields": {text(k): text(v) for k, v in fields.items()}}
+            for entry_id, fields in client.xrange(key, count=limit)
+        ]
+        return None, items, None, length, length > len(items)
+    return None, None, None, 0, False  # a module type: only type, TTL and memory are shown
+
+
+def _pairs(reply: tuple[int, list[Any]]) -> tuple[int, list[tuple[Any, None]]]:
+    cursor, members = reply
+    return cursor, [(m, None) for m in members]
+
+
+def _scan_collection(step: Any, limit: int) -> list[tuple[Any, Any]]:
+    items: list[tuple[Any, Any]] = []
+    cursor = 0
+    while True:
+        cursor, batch = step(cursor)
+        items.extend(batch.items() if isinstance(batch, dict) else batch)
+        if cursor == 0 or len(items) >= limit:
+            return items[:limit]
+
+
+def as_json(view: EntryView) -> dict[str, Any]:
+    return {
+        "key": view.key,
+        "type": view.type,
+        "ttl": view.ttl_seconds,
+        "memory_bytes": view.memory_bytes,
+        "namespace": view.namespace,
+        "data_type": view.data_type,
+        "symbol": view.symbol,
+        "kind": view.kind,
+        "value": view.value,
+        "meta": view.meta,
+        "cost_usd": view.cost_usd,
+        "length": view.length,
+        "truncated": view.truncated,
+    }

@@ -1,0 +1,157 @@
+"""The largest keys by ``MEMORY USAGE``, and memory by namespace (``llmcache large-keys``).
+
+One ``MEMORY USAGE`` per key, pipelined per SCAN batch; client memory stays bounded: a min-heap
+of the ``top`` largest keys and one running total per namespace, never a list of every key.
+TYPE and TTL are only asked for the keys that made the top, at the end; a key that vanished in
+between is left out of the list.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from llmcache_cli.client import RedisHandle
+from llmcache_cli.diagnostics.common import (
+    NamespaceTally,
+    NamespaceUsage,
+    describe_keys,
+    display_key,
+    namespace_bytes,
+    namespace_label,
+    pct,
+    ttl_seconds,
+)
+from llmcache_cli.diagnostics.fastscan import KeyCommands, scan_batches
+from llmcache_cli.scan import KEY
+
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class LargeKey:
+    key: str
+    bytes: int
+    type: str
+    ttl_seconds: int | None  # None: no TTL
+    namespace: str
+
+
+@dataclass(frozen=True)
+class LargeKeysReport:
+    scanned: int  # keys examined (that still existed when measured)
+    vanished: int  # keys SCAN returned that were gone before MEMORY USAGE
+    top: int
+    samples: int | None
+    pattern: str | None
+    keys: tuple[LargeKey, ...]  # largest first
+    namespaces: tuple[NamespaceUsage, ...]  # largest memory first
+    total_memory_bytes: int
+    partial: bool  # interrupted (Ctrl-C): figures cover the keys scanned so far
+
+
+def memory_command(samples: int | None) -> tuple[Any, ...]:
+    if samples is None:
+        return ("MEMORY", "USAGE", KEY)
+    return ("MEMORY", "USAGE", KEY, "SAMPLES", samples)
+
+
+def find_large_keys(
+    handle: RedisHandle,
+    *,
+    top: int = 10,
+    samples: int | None = None,
+    pattern: str | None = None,
+    on_progress: Progress | None = None,
+) -> LargeKeysReport:
+    """Scan every primary; Ctrl-C stops the scan and returns what was found (``partial``)."""
+    if top < 1:
+        raise ValueError("top must be at least 1")
+    commands = KeyCommands(memory_command(samples))
+    heap: list[tuple[int, bytes]] = []  # (bytes, key), smallest on top
+    tally = NamespaceTally()
+    vanished = 0
+    partial = False
+    try:
+        for node in handle.nodes:
+            with handle.translated(node):
+                for batch in scan_batches(node, commands, match=pattern):
+                    vanished += tally.add_batch(batch.keys, batch.replies)
+                    floor = heap[0][0] if len(heap) >= top else -1
+                    for size, key in zip(batch.replies, batch.keys, strict=True):
+                        if size.__class__ is int and size > floor:  # nil: the key vanished
+                            if len(heap) < top:
+                                heapq.heappush(heap, (size, key))
+                            else:
+                                heapq.heappushpop(heap, (size, key))
+                            floor = heap[0][0] if len(heap) >= top else -1
+                    if on_progress is not None:
+                        on_progress(len(batch.keys))
+    except KeyboardInterrupt:
+        partial = True
+    largest = sorted(heap, key=lambda item: (-item[0], item[1]))
+    return LargeKeysReport(
+        scanned=tally.keys,
+        vanished=vanished,
+        top=top,
+        samples=samples,
+        pattern=pattern,
+        keys=_describe(handle, largest),
+        namespaces=tally.rows(),
+        total_memory_bytes=tally.memory_bytes,
+        partial=partial,
+    )
+
+
+def _describe(handle: RedisHandle, largest: list[tuple[int, bytes]]) -> tuple[LargeKey, ...]:
+    """TYPE and TTL of the winners; keys gone since they were measured are left out."""
+    facts = describe_keys(handle, [key for _, key in largest])
+    out = []
+    for size, key in largest:
+        fact = facts[key]
+        if fact.type == "none" or fact.pttl_ms == -2:
+            continue
+        out.append(
+            LargeKey(
+                key=display_key(key),
+                bytes=size,
+                type=fact.type,
+                ttl_seconds=ttl_seconds(fact.pttl_ms),
+                namespace=namespace_label(namespace_bytes(key)),
+            )
+        )
+    return tuple(out)
+
+
+def as_json(report: LargeKeysReport) -> dict[str, Any]:
+    total = report.total_memory_bytes
+    return {
+        "scanned": report.scanned,
+        "vanished": report.vanished,
+        "partial": report.partial,
+        "top": report.top,
+        "samples": report.samples,
+        "pattern": report.pattern,
+        "total_memory_bytes": total,
+        "keys": [
+            {
+                "key": k.key,
+                "bytes": k.bytes,
+                "type": k.type,
+                "ttl": k.ttl_seconds,
+                "namespace": k.namespace,
+            }
+            for k in report.keys
+        ],
+        "namespaces": [
+            {
+                "namespace": ns.namespace,
+                "keys": ns.keys,
+                "memory_bytes": ns.memory_bytes,
+                "memory_pct": pct(ns.memory_bytes, total),
+            }
+            for ns in report.namespaces
+        ],
+    }

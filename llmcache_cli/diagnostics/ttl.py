@@ -1,0 +1,216 @@
+"""TTL inspection (``llmcache ttl``): histogram, per-data-type TTLs against the policy, leaks.
+
+Every key gets ``PTTL`` and ``MEMORY USAGE`` (pipelined per SCAN batch). The counts are exact
+on a full scan (the default); ``sample`` looks at about that many keys only. The keys listed
+(no TTL: largest first; over the policy: furthest over first) are capped at ``limit``; the
+remaining TTLs are kept as 8-byte integers per data type, for the medians.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from llmcache_cli.client import RedisHandle
+from llmcache_cli.diagnostics.common import describe_keys
+from llmcache_cli.diagnostics.fastscan import KeyCommands, scan_batches
+from llmcache_cli.diagnostics.ttl_tally import (
+    BUCKETS,
+    NO_TTL_LABEL,
+    NoTTLKey,
+    OverPolicyKey,
+    TTLTally,
+    TypeTTL,
+)
+from llmcache_cli.keys import key_has_symbol, symbol_match_patterns
+from llmcache_cli.policy import TTLPolicy
+from llmcache_cli.scan import KEY, SCAN_COUNT
+
+Progress = Callable[[int], None]
+_TTL_AND_MEMORY = KeyCommands(("PTTL", KEY), ("MEMORY", "USAGE", KEY))
+
+
+@dataclass(frozen=True)
+class TTLBucket:
+    label: str
+    max_seconds: int | None  # exclusive upper bound; None: unbounded or no TTL
+    keys: int
+    memory_bytes: int
+
+
+@dataclass(frozen=True)
+class TTLReport:
+    policy: str
+    selection: str  # what was looked at, in words
+    exact: bool  # every selected key was looked at (False: a sample)
+    partial: bool  # interrupted (Ctrl-C)
+    scanned: int  # keys examined that still existed
+    vanished: int  # keys SCAN returned that were gone before PTTL
+    no_ttl: int
+    over_policy: int
+    buckets: tuple[TTLBucket, ...]  # BUCKETS, then "no TTL"
+    data_types: tuple[TypeTTL, ...]
+    no_ttl_keys: tuple[NoTTLKey, ...]  # at most limit, largest memory first
+    over_policy_keys: tuple[OverPolicyKey, ...]  # at most limit, furthest over first
+    limit: int
+
+
+def inspect_ttls(
+    handle: RedisHandle,
+    policy: TTLPolicy,
+    *,
+    stock_entities: Collection[str] = ("stock",),
+    pattern: str | None = None,
+    symbol: str | None = None,
+    keys: Sequence[str] | None = None,
+    sample: int | None = None,
+    limit: int = 20,
+    on_progress: Progress | None = None,
+) -> TTLReport:
+    """Look at the selected keys (all by default); Ctrl-C returns what was gathered."""
+    if sum(x is not None for x in (pattern, symbol, keys)) > 1:
+        raise ValueError("choose one of pattern, symbol and keys")
+    tally = TTLTally(policy, stock_entities, limit)
+    partial = False
+    exact = sample is None
+    try:
+        if keys is not None:
+            _named_keys(handle, tally, list(dict.fromkeys(k.encode("utf-8") for k in keys)))
+            exact = True
+        else:
+            exact = _scan(handle, tally, pattern, symbol, stock_entities, sample, on_progress)
+    except KeyboardInterrupt:
+        partial = True
+    listed = [item[1] for item in tally.no_ttl_heap]
+    facts = describe_keys(handle, listed)
+    buckets = [
+        TTLBucket(label, bound, tally.bucket_keys[i], tally.bucket_memory[i])
+        for i, (bound, label) in enumerate(BUCKETS)
+    ]
+    buckets.append(TTLBucket(NO_TTL_LABEL, None, tally.bucket_keys[-1], tally.bucket_memory[-1]))
+    return TTLReport(
+        policy=policy.name,
+        selection=_selection(pattern, symbol, keys, sample),
+        exact=exact and not partial,
+        partial=partial,
+        scanned=sum(tally.bucket_keys),
+        vanished=tally.vanished,
+        no_ttl=tally.bucket_keys[-1],
+        over_policy=tally.over_policy,
+        buckets=tuple(buckets),
+        data_types=tally.type_rows(),
+        no_ttl_keys=tally.no_ttl_rows(facts),
+        over_policy_keys=tally.over_rows(),
+        limit=limit,
+    )
+
+
+def _selection(
+    pattern: str | None, symbol: str | None, keys: Sequence[str] | None, sample: int | None
+) -> str:
+    if keys is not None:
+        return "keys " + ", ".join(keys)
+    what = f"keys matching {pattern}" if pattern else f"keys of symbol {symbol}" if symbol else "keys"
+    if sample:
+        return f"a sample of about {sample} {what}"
+    return what if pattern or symbol else "all keys"
+
+
+def _scan(
+    handle: RedisHandle,
+    tally: TTLTally,
+    pattern: str | None,
+    symbol: str | None,
+    stock_entities: Collection[str],
+    sample: int | None,
+    on_progress: Progress | None,
+) -> bool:
+    """Feed the tally; True when every selected key was looked at (a sample may cover all)."""
+    matches: list[str | None] = [pattern]
+    keep = None
+    if symbol is not None:
+        entities = tuple(stock_entities)
+        matches = list(symbol_match_patterns(symbol, entities))
+        seen: set[bytes] = set()
+
+        def keep(key: bytes) -> bool:  # confirm the superset SCAN MATCH found; count each key once
+            if key in seen or not key_has_symbol(key, symbol, entities):
+                return False
+            if len(matches) > 1:
+                seen.add(key)
+            return True
+
+    per_node = None if sample is None else max(1, math.ceil(sample / len(handle.nodes)))
+    count = SCAN_COUNT if per_node is None else min(SCAN_COUNT, per_node)
+    complete = True
+    for node in handle.nodes:
+        for match in matches:
+            with handle.translated(node):
+                batches = scan_batches(
+                    node, _TTL_AND_MEMORY, match=match, count=count, max_keys=per_node, keep=keep
+                )
+                for batch in batches:
+                    tally.add_batch(batch.keys, batch.replies[0::2], batch.replies[1::2])
+                    if on_progress is not None:
+                        on_progress(len(batch.keys))
+            complete = complete and batches.complete
+    return complete
+
+
+def _named_keys(handle: RedisHandle, tally: TTLTally, keys: list[bytes]) -> None:
+    with handle.translated():
+        pipe = handle.client.pipeline(transaction=False)
+        for key in keys:
+            pipe.pttl(key)
+            pipe.memory_usage(key)
+        replies = pipe.execute(raise_on_error=False)
+    tally.add_batch(keys, replies[0::2], replies[1::2])
+
+
+def as_json(report: TTLReport) -> dict[str, Any]:
+    return {
+        "policy": report.policy,
+        "selection": report.selection,
+        "exact": report.exact,
+        "partial": report.partial,
+        "scanned": report.scanned,
+        "vanished": report.vanished,
+        "no_ttl": report.no_ttl,
+        "over_policy": report.over_policy,
+        "buckets": [
+            {"label": b.label, "max_seconds": b.max_seconds, "keys": b.keys, "memory_bytes": b.memory_bytes}
+            for b in report.buckets
+        ],
+        "data_types": [
+            {
+                "group": row.group,
+                "data_type": row.data_type,
+                "keys": row.keys,
+                "no_ttl": row.no_ttl,
+                "min_ttl_seconds": row.min_ttl_seconds,
+                "median_ttl_seconds": row.median_ttl_seconds,
+                "max_ttl_seconds": row.max_ttl_seconds,
+                "policy_max_ttl_seconds": row.policy_max_ttl_seconds,
+                "over_policy": row.over_policy,
+            }
+            for row in report.data_types
+        ],
+        "limit": report.limit,
+        "no_ttl_keys": [
+            {"key": k.key, "namespace": k.namespace, "type": k.type, "memory_bytes": k.memory_bytes}
+            for k in report.no_ttl_keys
+        ],
+        "over_policy_keys": [
+            {
+                "key": k.key,
+                "data_type": k.data_type,
+                "symbol": k.symbol,
+                "ttl_seconds": k.ttl_seconds,
+                "policy_max_ttl_seconds": k.policy_max_ttl_seconds,
+                "memory_bytes": k.memory_bytes,
+            }
+            for k in report.over_policy_keys
+        ],
+    }

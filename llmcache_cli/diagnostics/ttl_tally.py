@@ -1,0 +1,221 @@
+"""The running totals behind ``llmcache ttl``: buckets, per-data-type TTLs, the keys to list."""
+
+from __future__ import annotations
+
+from array import array
+from bisect import bisect_right
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from heapq import heappush, heappushpop
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from llmcache_cli.config import DATA_TYPES
+from llmcache_cli.diagnostics.common import (
+    INTERNAL_NAMESPACE,
+    KeyFacts,
+    display_key,
+    namespace_bytes,
+    namespace_label,
+    ttl_seconds,
+)
+from llmcache_cli.keys import INTERNAL_PREFIX, parse_key
+from llmcache_cli.policy import TTLPolicy
+
+OUTSIDE_SCHEMA = "(outside the key schema)"  # keys without namespace:entity:identifier
+# (upper bound in seconds, label); a TTL falls in the first bucket whose bound it is under.
+BUCKETS: tuple[tuple[int | None, str], ...] = (
+    (60, "<1 min"),
+    (900, "<15 min"),
+    (3600, "<1 h"),
+    (86400, "<1 day"),
+    (604800, "<1 week"),
+    (None, "longer"),
+)
+NO_TTL_LABEL = "no TTL"
+_BOUNDS_MS = [bound * 1000 for bound, _ in BUCKETS if bound is not None]
+_MAX_CACHE = 50_000  # key heads (namespace, entity, identifier) whose classification is kept
+_INTERNAL_PREFIX = INTERNAL_PREFIX.encode()
+
+
+def bucket_index(pttl_ms: int) -> int:
+    """Index into BUCKETS, or len(BUCKETS) for "no TTL"."""
+    if pttl_ms < 0:
+        return len(BUCKETS)
+    return bisect_right(_BOUNDS_MS, pttl_ms)
+
+
+@dataclass(frozen=True)
+class TypeTTL:
+    group: str  # a data type, INTERNAL_NAMESPACE or OUTSIDE_SCHEMA
+    keys: int
+    no_ttl: int
+    min_ttl_seconds: int | None  # over the keys that have a TTL
+    median_ttl_seconds: int | None
+    max_ttl_seconds: int | None
+    policy_max_ttl_seconds: int | None  # the policy's longest TTL for the type (None: n/a)
+    over_policy: int
+
+    @property
+    def data_type(self) -> str | None:
+        return self.group if self.group in DATA_TYPES else None
+
+
+@dataclass(frozen=True)
+class NoTTLKey:
+    key: str
+    namespace: str
+    type: str
+    memory_bytes: int
+
+
+@dataclass(frozen=True)
+class OverPolicyKey:
+    key: str
+    data_type: str
+    symbol: str | None
+    ttl_seconds: int
+    policy_max_ttl_seconds: int  # for this key's symbol (volatile symbols get less)
+    memory_bytes: int
+
+
+class _Group:
+    __slots__ = ("keys", "no_ttl", "over", "ttls")
+
+    def __init__(self) -> None:
+        self.keys = 0
+        self.no_ttl = 0
+        self.over = 0
+        self.ttls = array("q")  # remaining TTLs in ms, for min / median / max
+
+
+class _Head(NamedTuple):
+    group: _Group
+    data_type: str | None
+    symbol: str | None
+    limit_ms: int | None  # the policy's longest TTL for this data type and symbol
+
+
+class TTLTally:
+    def __init__(self, policy: TTLPolicy, stock_entities: Collection[str], limit: int) -> None:
+        self.policy = policy
+        self.entities = frozenset(stock_entities)
+        self.limit = limit
+        self.bucket_keys = [0] * (len(BUCKETS) + 1)  # the buckets, then "no TTL"
+        self.bucket_memory = [0] * (len(BUCKETS) + 1)
+        self.groups: dict[str, _Group] = {}
+        self.vanished = 0
+        self.over_policy = 0
+        self.no_ttl_heap: list[tuple[int, bytes]] = []  # (memory, key), smallest on top
+        self.over_heap: list[tuple[int, bytes, str, str | None, int, int, int]] = []
+        self._heads: dict[bytes, _Head] = {}  # by key head (see _classify)
+
+    def _group(self, name: str) -> _Group:
+        group = self.groups.get(name)
+        if group is None:
+            group = self.groups[name] = _Group()
+        return group
+
+    def _classify(self, head: bytes, key: bytes) -> _Head:
+        """Group, data type, symbol and policy maximum of ``key``. Keys of four segments or
+        more are classified by their head (all but the last segment), which holds namespace,
+        entity and identifier, and the result is kept for the next keys with that head."""
+        cacheable = head.count(b":") >= 2
+        whole = head if cacheable else key
+        parsed = None if whole.startswith(_INTERNAL_PREFIX) else parse_key(whole)
+        if parsed is None:
+            internal = whole.startswith(_INTERNAL_PREFIX)
+            info = _Head(self._group(INTERNAL_NAMESPACE if internal else OUTSIDE_SCHEMA), None, None, None)
+        else:
+            symbol = parsed.symbol(self.entities)
+            limit_ms = self.policy.max_ttl(parsed.data_type, symbol) * 1000
+            info = _Head(self._group(parsed.data_type), parsed.data_type, symbol, limit_ms)
+        if cacheable:
+            if len(self._heads) >= _MAX_CACHE:
+                self._heads.clear()
+            self._heads[head] = info
+        return info
+
+    def add_batch(self, keys: Sequence[bytes], pttls: Sequence[Any], memories: Sequence[Any]) -> None:
+        """Count one batch: PTTL and MEMORY USAGE replies, in key order. The hot loop of
+        ``llmcache ttl``: one pass, locals only, each key's head classified once per run."""
+        heads, classify, bounds, limit = self._heads, self._classify, _BOUNDS_MS, self.limit
+        bucket_keys, bucket_memory, no_ttl_index = self.bucket_keys, self.bucket_memory, len(BUCKETS)
+        no_ttl_heap, over_heap = self.no_ttl_heap, self.over_heap
+        vanished = over_policy = 0
+        for key, pttl, memory in zip(keys, pttls, memories, strict=True):
+            if pttl.__class__ is not int or memory.__class__ is not int or pttl == -2:
+                vanished += 1  # gone between SCAN and PTTL / MEMORY USAGE (or a per-key error)
+                continue
+            index = no_ttl_index if pttl < 0 else bisect_right(bounds, pttl)
+            bucket_keys[index] += 1
+            bucket_memory[index] += memory
+            head = key.rpartition(b":")[0]  # namespace:entity:identifier[:...]
+            info = heads.get(head)
+            if info is None:
+                info = classify(head, key)
+            group = info.group
+            group.keys += 1
+            if pttl == -1:
+                group.no_ttl += 1
+                if len(no_ttl_heap) < limit:
+                    heappush(no_ttl_heap, (memory, key))
+                elif limit and memory > no_ttl_heap[0][0]:
+                    heappushpop(no_ttl_heap, (memory, key))
+                continue
+            group.ttls.append(pttl)
+            limit_ms = info.limit_ms
+            if limit_ms is not None and pttl > limit_ms:
+                group.over += 1
+                over_policy += 1
+                excess = pttl - limit_ms
+                if len(over_heap) < limit or (limit and excess > over_heap[0][0]):
+                    item = (excess, key, info.data_type or "", info.symbol, pttl, limit_ms // 1000, memory)
+                    if len(over_heap) < limit:
+                        heappush(over_heap, item)
+                    else:
+                        heappushpop(over_heap, item)
+        self.vanished += vanished
+        self.over_policy += over_policy
+
+    def type_rows(self) -> tuple[TypeTTL, ...]:
+        order = {name: i for i, name in enumerate(DATA_TYPES)}
+        rows = []
+        for name in sorted(self.groups, key=lambda n: (order.get(n, len(order)), n)):
+            group = self.groups[name]
+            ttls = np.frombuffer(group.ttls, dtype=np.int64) if len(group.ttls) else None
+            rows.append(
+                TypeTTL(
+                    group=name,
+                    keys=group.keys,
+                    no_ttl=group.no_ttl,
+                    min_ttl_seconds=None if ttls is None else ttl_seconds(int(ttls.min())),
+                    median_ttl_seconds=None if ttls is None else round(float(np.median(ttls)) / 1000),
+                    max_ttl_seconds=None if ttls is None else ttl_seconds(int(ttls.max())),
+                    policy_max_ttl_seconds=self.policy.max_ttl(name) if name in order else None,
+                    over_policy=group.over,
+                )
+            )
+        return tuple(rows)
+
+    def no_ttl_rows(self, facts: Mapping[bytes, KeyFacts]) -> tuple[NoTTLKey, ...]:
+        out = []
+        for memory, key in sorted(self.no_ttl_heap, key=lambda item: (-item[0], item[1])):
+            fact = facts.get(key)
+            if fact is None or fact.type == "none":
+                continue  # gone since
+            out.append(NoTTLKey(display_key(key), namespace_label(namespace_bytes(key)), fact.type, memory))
+        return tuple(out)
+
+    def over_rows(self) -> tuple[OverPolicyKey, ...]:
+        out = []
+        for _, key, data_type, symbol, pttl, max_seconds, memory in sorted(
+            self.over_heap, key=lambda item: (-item[0], item[1])
+        ):
+            out.append(
+                OverPolicyKey(
+                    display_key(key), data_type, symbol, ttl_seconds(pttl) or 0, max_seconds, memory
+                )
+            )
+        return tuple(out)

@@ -1,0 +1,149 @@
+"""stats, ttl, large-keys and get through the CLI, against the real server (JSON parsed)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+from llmcache_cli.cli.commands import _render
+from tests.cli.conftest import Invoke, json_of
+from tests.diagnostics.mixed import build_mixed, independent_sizes
+from tests.support.servers import free_port
+
+pytestmark = pytest.mark.redis
+
+
+@pytest.fixture
+def mixed_url(real_redis: redis.Redis, redis_url: str) -> str:
+    build_mixed(real_redis)
+    return redis_url
+
+
+def test_stats_json_matches_dbsize_and_info(cli: Invoke, mixed_url: str, real_redis: redis.Redis) -> None:
+    data = json_of(cli("--url", mixed_url, "stats", "--json"))
+    assert data["keyspace"]["keys"] == real_redis.dbsize()
+    assert data["keyspace"]["keys_with_ttl"] == real_redis.info("keyspace")["db0"]["expires"]
+    assert data["keyspace"]["hit_rate"] is None
+    assert data["llm"]["hits"] == 70 and data["llm"]["misses"] == 34
+    assert {w["code"] for w in data["warnings"]} >= {"no_maxmemory", "keys_without_ttl"}
+    full = json_of(cli("stats", "--full", "--json", "--url", mixed_url))
+    assert full["breakdown"] == {"exact": True, "scanned": real_redis.dbsize()}
+    assert sum(ns["keys"] for ns in full["namespaces"]) == real_redis.dbsize()
+
+
+def test_stats_table_and_prometheus(cli: Invoke, mixed_url: str) -> None:
+    table = cli("--url", mixed_url, "stats")
+    assert table.exit_code == 0, table.output
+    for text in ("Server", "Keyspace", "LLM cache", "chatbot", "Warnings", "maxmemory is not set"):
+        assert text in table.stdout
+    prom = cli("--url", mixed_url, "stats", "--format", "prometheus")
+    assert prom.exit_code == 0 and prom.stdout.startswith("# HELP llmcache_")
+    assert all(line.startswith(("# ", "llmcache_")) for line in prom.stdout.splitlines())
+
+
+def test_stats_watch_refreshes(cli: Invoke, mixed_url: str, real_redis: redis.Redis) -> None:
+    result = cli("--url", mixed_url, "stats", "--watch", "0.01", "--count", "3", "--json")
+    assert result.exit_code == 0, result.output
+    reports = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(reports) == 3
+    # the dashboard's own PTTLs are counted by Redis; --watch takes them off the next refresh
+    assert [r["keyspace"]["hits"] for r in reports] == [0, 0, 0]
+    assert real_redis.info("stats")["keyspace_hits"] > 0
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["stats", "--json", "--format", "prometheus"],
+        ["stats", "--count", "2"],
+        ["stats", "--watch", "0"],
+        ["stats", "--format", "xml"],
+        ["large-keys", "--top", "0"],
+        ["large-keys", "--samples", "-1"],
+        ["ttl", "--symbol", "AA:PL"],
+        ["ttl", "--symbol", "AAPL", "--pattern", "a*"],
+        ["ttl", "--policy", "nope"],
+        ["ttl", "--sample", "0"],
+        ["get", "--max-items", "0", "k"],
+    ],
+)
+def test_usage_errors_exit_2(cli: Invoke, redis_url: str, args: list[str]) -> None:
+    result = cli("--url", redis_url, *args)
+    assert result.exit_code == 2, result.output
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_large_keys_json_matches_memory_usage(cli: Invoke, mixed_url: str, real_redis: redis.Redis) -> None:
+    data = json_of(cli("--url", mixed_url, "large-keys", "--top", "5", "--json"))
+    reference = independent_sizes(real_redis)
+    assert data["scanned"] == len(reference)
+    assert [k["bytes"] for k in data["keys"]] == sorted(reference.values(), reverse=True)[:5]
+    assert {"key", "bytes", "type", "ttl", "namespace"} <= set(data["keys"][0])
+    table = cli("--url", mixed_url, "large-keys", "--pattern", "plain:*")
+    assert table.exit_code == 0 and "plain:text:doc" in table.stdout and "Memory by namespace" in table.stdout
+
+
+def test_ttl_json_no_ttl_is_exact(cli: Invoke, mixed_url: str, real_redis: redis.Redis) -> None:
+    data = json_of(cli("--url", mixed_url, "ttl", "--json", "--limit", "3"))
+    assert data["no_ttl"] == sum(1 for k in real_redis.scan_iter(count=500) if real_redis.ttl(k) == -1)
+    assert data["scanned"] == real_redis.dbsize()
+    assert [b["label"] for b in data["buckets"]][-1] == "no TTL" and len(data["no_ttl_keys"]) == 3
+    assert data["over_policy"] >= 2 and data["policy"] == "market-aware"
+    one = json_of(
+        cli("--url", mixed_url, "ttl", "--key", "technical:stock:AAPL:v1", "--policy", "by-type", "--json")
+    )
+    assert one["scanned"] == 1 and one["over_policy_keys"][0]["policy_max_ttl_seconds"] == 900
+    table = cli("--url", mixed_url, "ttl", "--symbol", "TSLA")
+    assert table.exit_code == 0 and "sentiment:stock:TSLA:v1" in table.stdout
+
+
+def test_get_shows_entries_and_odd_values(cli: Invoke, mixed_url: str) -> None:
+    data = json_of(cli("--url", mixed_url, "get", "analysis:stock:AAPL:v1", "--json"))
+    assert data["kind"] == "envelope" and data["meta"]["cost_usd"] == 0.02 and data["type"] == "string"
+    assert data["memory_bytes"] > 2000 and data["ttl"] > 0
+    for key, expected in [
+        ("plain:text:doc", "not json at all"),
+        ("h:stock:AAPL", "f2"),
+        ("z:stock:MSFT", "m2"),
+    ]:
+        shown = cli("--url", mixed_url, "get", key)
+        assert shown.exit_code == 0, shown.output
+        assert expected in shown.stdout
+    binary = cli("--url", mixed_url, "get", "plain:binary:doc")
+    assert binary.exit_code == 0 and "\\xff\\xfe" in binary.stdout
+    missing = cli("--url", mixed_url, "get", "analysis:stock:NOPE:v1")
+    assert missing.exit_code == 1 and "does not exist" in missing.stderr and missing.stdout == ""
+
+
+@contextlib.contextmanager
+def interrupting(label: str, total: int | None) -> Iterator[_render.Advance]:
+    def advance(n: int) -> None:
+        raise KeyboardInterrupt
+
+    yield advance
+
+
+@pytest.mark.parametrize("command", [["large-keys"], ["ttl"], ["stats", "--full"]])
+def test_ctrl_c_prints_partial_results_and_exits_130(
+    cli: Invoke, real_redis: redis.Redis, redis_url: str, monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    pipe = real_redis.pipeline(transaction=False)
+    for i in range(3000):
+        pipe.set(f"analysis:stock:S{i}:v1", "x" * (i % 50), ex=1000)
+    pipe.execute()
+    monkeypatch.setattr(_render, "scan_progress", interrupting)
+    result = cli("--url", redis_url, *command, "--json")
+    assert result.exit_code == 130, result.output
+    data = json.loads(result.stdout)
+    assert data["partial"] is True
+    assert "interrupted" in result.stderr
+
+
+@pytest.mark.parametrize("command", [["large-keys"], ["ttl"], ["get", "k"], ["stats", "--full"]])
+def test_dead_server_is_exit_1(cli: Invoke, command: list[str]) -> None:
+    result = cli("--url", f"redis://127.0.0.1:{free_port()}/0", "--timeout", "1", *command)
+    assert result.exit_code == 1 and len(result.stderr.strip().splitlines()) == 1
