@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from typing import Annotated
 
 import typer
 
 from llmcache_cli import __version__
-from llmcache_cli.cli.commands import pending
 from llmcache_cli.cli.context import AppContext
 from llmcache_cli.cli.main import LLMCacheGroup
 from llmcache_cli.config import load_settings
@@ -28,16 +25,15 @@ Examples:
   llmcache invalidate AAPL --dry-run
 """
 
-app = typer.Typer(
-    cls=LLMCacheGroup,
-    name="llmcache",
-    help=HELP,
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
-)
+# Shared by the root app and the per-command holders of cli/registry.py.
+TYPER_SETTINGS: dict[str, object] = {
+    "add_completion": False,
+    "pretty_exceptions_enable": False,
+    "rich_markup_mode": None,
+    "context_settings": {"help_option_names": ["-h", "--help"], "max_content_width": 100},
+}
+
+app = typer.Typer(cls=LLMCacheGroup, name="llmcache", help=HELP, no_args_is_help=True, **TYPER_SETTINGS)  # type: ignore[arg-type]
 
 
 def _version(value: bool) -> None:
@@ -94,31 +90,3 @@ def main(
         url, timeout if timeout is not None else settings.timeout_seconds, cluster
     )
     ctx.obj = AppContext(options=options, settings=settings, debug=debug)
-
-
-# Command modules under llmcache_cli/cli/commands/, each with register(app) for the commands
-# it provides. A command whose module does not exist yet is registered as a pending stub.
-COMMAND_MODULES: dict[str, tuple[str, ...]] = {
-    "stats": ("stats",),
-    "ttl": ("ttl",),
-    "large_keys": ("large-keys",),
-    "get": ("get",),
-    "invalidate": ("invalidate", "purge-version"),
-    "policy": ("policy",),
-    "simulate": ("simulate",),
-}
-
-
-def _register_commands() -> None:
-    built: set[str] = set()
-    for module, names in COMMAND_MODULES.items():
-        qualified = f"llmcache_cli.cli.commands.{module}"
-        if importlib.util.find_spec(qualified) is not None:
-            importlib.import_module(qualified).register(app)
-            built.update(names)
-    pending.register(app, skip=frozenset(built))
-    order = [name for names in COMMAND_MODULES.values() for name in names]
-    app.registered_commands.sort(key=lambda c: order.index(c.name) if c.name in order else len(order))
-
-
-_register_commands()

@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 
 import typer
 from typer import _click as click
+from typer._click.core import Command, Context
+from typer._click.formatting import HelpFormatter
 from typer.core import TyperGroup
 
 from llmcache_cli.errors import EXIT_INTERRUPTED, EXIT_OPERATIONAL, EXIT_USAGE, LLMCacheError
@@ -73,7 +75,31 @@ def guarded(call: Callable[[], Any], args: Sequence[str]) -> int:
 
 
 class LLMCacheGroup(TyperGroup):
-    """Typer's group with our exit path in place of Typer's/Click's error printing."""
+    """Typer's group with our exit path in place of Typer's/Click's error printing, and
+    commands loaded lazily from ``cli/registry.py``."""
+
+    def list_commands(self, ctx: Context) -> list[str]:
+        from llmcache_cli.cli import registry
+
+        return registry.names()
+
+    def get_command(self, ctx: Context, cmd_name: str) -> Command | None:
+        if cmd_name not in self.commands:
+            from llmcache_cli.cli import registry
+            from llmcache_cli.cli.app import TYPER_SETTINGS
+
+            command = registry.load(cmd_name, TYPER_SETTINGS)
+            if command is None:
+                return None
+            self.commands[cmd_name] = command
+        return self.commands[cmd_name]
+
+    def format_commands(self, ctx: Context, formatter: HelpFormatter) -> None:
+        from llmcache_cli.cli import registry
+
+        rows = [(name, registry.summary(name)) for name in registry.names()]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def main(
         self,

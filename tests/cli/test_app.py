@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from llmcache_cli.cli.app import app
 from llmcache_cli.cli.commands import pending
 from llmcache_cli.cli.commands.pending import PENDING
 from tests.cli.conftest import Invoke
@@ -27,14 +26,23 @@ def test_help_lists_every_command(cli: Invoke) -> None:
     assert "Examples" in result.stdout
 
 
-def test_every_command_has_help(cli: Invoke) -> None:
-    from typer.main import get_command
-
-    group = get_command(app)
+def test_every_command_has_help_with_an_example(cli: Invoke) -> None:
     for name in SPEC_COMMANDS:
-        command = group.commands[name]  # type: ignore[attr-defined]
-        assert command.help and len(command.help) > 20, name
-        assert cli(name, "--help").exit_code == 0
+        result = cli(name, "--help")
+        assert result.exit_code == 0, name
+        assert "Example" in result.stdout, f"'llmcache {name} --help' shows no example"
+        assert f"llmcache {name}" in result.stdout.split("Example", 1)[1], name
+
+
+def test_help_loads_no_command_module() -> None:
+    """`llmcache --help` must not import redis-py, numpy or the holiday calendar (start-up)."""
+    code = (
+        "import sys; from llmcache_cli.cli.main import run; sys.argv = ['llmcache', '--help'];\n"
+        "try:\n    run()\nexcept SystemExit:\n    pass\n"
+        "heavy = [m for m in ('redis', 'numpy', 'holidays') if m in sys.modules]; print(heavy)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]"
 
 
 def test_version(cli: Invoke) -> None:

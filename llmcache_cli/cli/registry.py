@@ -1,0 +1,65 @@
+"""Which module provides each command, loaded only when that command runs.
+
+Importing every command would put redis-py, numpy and the holiday calendar on the start-up path
+of every invocation (~0.5 s); here ``llmcache policy`` imports the calendar, ``llmcache stats``
+imports redis-py, and ``llmcache --help`` imports neither. A command whose module has not
+landed yet is a stub from ``commands.pending`` that says so and exits 2.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from dataclasses import dataclass
+
+import typer
+from typer._click.core import Command
+from typer.core import TyperGroup
+from typer.main import get_command
+
+from llmcache_cli.cli.commands import pending
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    name: str
+    module: str  # under llmcache_cli.cli.commands; its register(app) adds the command
+    summary: str  # the one line shown by `llmcache --help`
+
+
+COMMANDS: tuple[CommandSpec, ...] = (
+    CommandSpec("stats", "stats", "Metrics dashboard: server, keyspace, LLM counters, namespaces."),
+    CommandSpec("ttl", "ttl", "TTL inspection: histogram, TTLs against the policy, keys without TTL."),
+    CommandSpec("large-keys", "large_keys", "The largest keys by MEMORY USAGE, and memory by namespace."),
+    CommandSpec("get", "get", "Show one entry: value, meta, TTL, memory."),
+    CommandSpec("invalidate", "invalidate", "Delete exactly the cache entries of stock symbols."),
+    CommandSpec("purge-version", "invalidate", "Delete the entries of an old cache version."),
+    CommandSpec("policy", "policy", "Market open? And the TTL each data type gets right now."),
+    CommandSpec("simulate", "simulate", "Simulate what caching saves a trading bot (no Redis needed)."),
+)
+_BY_NAME = {spec.name: spec for spec in COMMANDS}
+
+
+def names() -> list[str]:
+    return [spec.name for spec in COMMANDS]
+
+
+def summary(name: str) -> str:
+    return _BY_NAME[name].summary
+
+
+def load(name: str, settings: dict[str, object]) -> Command | None:
+    """The click command called ``name``, importing only the module that provides it."""
+    spec = _BY_NAME.get(name)
+    if spec is None:
+        return None
+    holder = typer.Typer(**settings)  # type: ignore[arg-type]
+    holder.callback()(lambda: None)  # a callback makes get_command return a group to pick from
+    qualified = f"llmcache_cli.cli.commands.{spec.module}"
+    if importlib.util.find_spec(qualified) is not None:
+        importlib.import_module(qualified).register(holder)
+    else:
+        pending.register(holder, skip=frozenset(n for n in names() if n != name))
+    group = get_command(holder)
+    assert isinstance(group, TyperGroup)
+    return group.commands.get(name)
