@@ -2,8 +2,8 @@
 
 Commands and the library never call ``redis.Redis(...)`` themselves: they ask this module for a
 ``RedisHandle`` (sync, for the CLI) or an asyncio client (for ``CacheService``). It owns
-timeouts, TLS, cluster detection and the translation of redis-py errors into the project's own
-exceptions, each with a redacted URL and a hint.
+timeouts, TLS, cluster detection (the rules live in ``cluster``) and the translation of redis-py
+errors into the project's own exceptions, each with a redacted URL and a hint.
 """
 
 from __future__ import annotations
@@ -26,6 +26,13 @@ from redis.backoff import NoBackoff
 from redis.crc import key_slot
 from redis.retry import Retry
 
+from llmcache_cli.cluster import (
+    cluster_enabled,
+    detect_cluster,
+    detect_cluster_async,
+    refused,
+    replica_addresses,
+)
 from llmcache_cli.errors import (
     AuthenticationFailed,
     ConnectionFailed,
@@ -44,6 +51,7 @@ __all__ = [
     "async_client",
     "cluster_enabled",
     "connect",
+    "detect_cluster_async",
     "translate_error",
 ]
 
@@ -173,6 +181,7 @@ class RedisHandle:
     client: redis.Redis | redis.cluster.RedisCluster
     is_cluster: bool
     nodes: list[Node] = field(default_factory=list)
+    _extra: dict[str, redis.Redis] = field(default_factory=dict, repr=False)  # clients made here
 
     @property
     def url(self) -> RedisURL:
@@ -202,9 +211,35 @@ class RedisHandle:
             hint="rerun the command",
         )
 
+    def replicas(self) -> list[Node]:
+        """A cluster's replicas, as ``CLUSTER NODES`` lists them (also those still syncing or
+        failed, which redis-py's slot map leaves out); the slot map's when that is refused.
+        None for a single server: llmcache talks to the server the URL names, not its replicas."""
+        if not self.is_cluster:
+            return []
+        cluster = self.client
+        assert isinstance(cluster, redis.cluster.RedisCluster)
+        try:
+            with self.translated(self.nodes[0]):
+                addresses = replica_addresses(self.nodes[0].client.execute_command("CLUSTER NODES"))
+        except LLMCacheError:  # e.g. an ACL without CLUSTER NODES
+            addresses = [(n.host, n.port) for n in cluster.get_replicas()]
+        out = []
+        for host, port in addresses:
+            name = f"{host}:{port}"
+            known = cluster.get_node(host=host, port=port)
+            client = known.redis_connection if known is not None else self._extra.get(name)
+            if client is None:  # not in redis-py's slot map (yet): a client of our own, kept
+                manager = cluster.nodes_manager
+                client = manager.create_redis_node(host=host, port=port, **manager.connection_kwargs)
+                self._extra[name] = client
+            out.append(Node(name, client))
+        return out
+
     def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self.client.close()
+        for client in [*self._extra.values(), self.client]:
+            with contextlib.suppress(Exception):
+                client.close()
 
     def __enter__(self) -> RedisHandle:
         return self
@@ -223,105 +258,6 @@ def url_db(url: RedisURL) -> int:
 
 def _as_bytes(key: str | bytes) -> bytes:
     return key if isinstance(key, bytes) else key.encode("utf-8")
-
-
-def cluster_enabled(info: Any) -> bool | None:
-    """What an ``INFO cluster`` or ``CLUSTER INFO`` reply (or error) says: True, False, or None
-    when it cannot tell (the command was refused by an ACL)."""
-    if _refused(info):
-        return None
-    if isinstance(info, rex.ResponseError):
-        return False  # "cluster support disabled" (CLUSTER INFO), or a server without it
-    if isinstance(info, (bytes, str)):  # CLUSTER INFO through a plain client: unparsed text
-        info = _parse_info_text(info if isinstance(info, bytes) else info.encode())
-    if isinstance(info, dict):
-        if "cluster_enabled" in info:  # INFO cluster
-            return bool(info["cluster_enabled"])
-        return "cluster_state" in info  # CLUSTER INFO answered: a cluster node
-    return False
-
-
-def _refused(reply: Any) -> bool:
-    return isinstance(reply, rex.NoPermissionError) or (
-        isinstance(reply, rex.ResponseError) and str(reply).startswith("NOPERM")
-    )
-
-
-DETECT_COMMANDS = (("INFO", "cluster"), ("CLUSTER", "INFO"))
-# Last resort when an ACL refuses INFO and CLUSTER (e.g. ``-@dangerous``): EXISTS (``@read``) on
-# keys spread over the 16384 hash slots. A cluster node answers MOVED for the slots it does not
-# serve, so a node that serves only part of the cluster is found out; one that serves every
-# slot is, for scanning, the whole data set anyway.
-PROBE_RANGES = 32
-
-
-def _probe_keys() -> list[bytes]:
-    width = 16384 // PROBE_RANGES
-    found: dict[int, bytes] = {}
-    n = 0
-    while len(found) < PROBE_RANGES:
-        key = f"llmcache:cluster-probe:{n}".encode()
-        found.setdefault(key_slot(key) // width, key)
-        n += 1
-    return [found[i] for i in sorted(found)]
-
-
-def _moved(replies: list[Any]) -> bool | None:
-    if any(isinstance(r, rex.MovedError) or str(r).startswith("MOVED") for r in replies):
-        return True
-    if any(_refused(r) for r in replies):
-        return None
-    return False
-
-
-def detect_cluster(client: redis.Redis, where: str = "this server") -> bool:
-    """``INFO cluster``; if an ACL refuses INFO, ``CLUSTER INFO``; if that is refused too, the
-    EXISTS probe. Guessing "single server" on a cluster would scan one node and miss the rest,
-    so when nothing can tell it is an error."""
-    for command in DETECT_COMMANDS:
-        try:
-            reply: Any = client.execute_command(*command)
-        except rex.ResponseError as exc:
-            reply = exc
-        found = cluster_enabled(reply)
-        if found is not None:
-            return found
-    pipe = client.pipeline(transaction=False)
-    for key in _probe_keys():
-        pipe.exists(key)
-    found = _moved(pipe.execute(raise_on_error=False))
-    if found is not None:
-        return found
-    raise PermissionDenied(
-        f"cannot tell whether {where} is a Redis Cluster: INFO, CLUSTER INFO and EXISTS are refused",
-        hint="pass --cluster or --no-cluster, or allow INFO for this ACL user",
-    )
-
-
-async def detect_cluster_async(client: redis.asyncio.Redis) -> bool | None:
-    """``detect_cluster`` for the library: None when nothing can tell (the library then
-    assumes a single server and says so in a warning rather than failing)."""
-    for command in DETECT_COMMANDS:
-        try:
-            reply: Any = await client.execute_command(*command)
-        except rex.ResponseError as exc:
-            reply = exc
-        found = cluster_enabled(reply)
-        if found is not None:
-            return found
-    pipe = client.pipeline(transaction=False)
-    for key in _probe_keys():
-        pipe.exists(key)
-    return _moved(list(await pipe.execute(raise_on_error=False)))
-
-
-def _parse_info_text(raw: bytes) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for line in raw.decode("utf-8", "replace").splitlines():
-        name, sep, value = line.partition(":")
-        if sep:
-            out[name.strip()] = value.strip()
-    return out
 
 
 def connect(options: ClientOptions) -> RedisHandle:
@@ -361,7 +297,7 @@ def _cluster_client(options: ClientOptions, single: redis.Redis) -> redis.cluste
     try:
         single.execute_command("CLUSTER", "SLOTS")
     except rex.ResponseError as exc:
-        if _refused(exc):
+        if refused(exc):
             raise  # NOPERM: translated into a permission error that names the command
         if options.cluster:
             raise UsageError(

@@ -9,6 +9,7 @@ typo gives one clear line naming the setting, not a crash later.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import os
 import sys
 from collections.abc import Mapping
@@ -34,6 +35,8 @@ DATA_TYPES: tuple[str, ...] = (
 )
 DEFAULT_DATA_TYPE = "analysis"
 POLICIES: tuple[str, ...] = ("flat", "by-type", "market-aware")
+MAX_TTL_SECONDS = 10 * 365 * 86400  # ten years: longer is a typo (and Redis refuses huge EX)
+MAX_TIMEOUT_SECONDS = 86400.0
 
 # SPEC section 5: the seed's base table.
 BY_TYPE_TTL: Mapping[str, int] = {
@@ -114,7 +117,9 @@ def user_config_path(env: Mapping[str, str] | None = None) -> Path:
 def find_config(explicit: str | None, env: Mapping[str, str] | None = None) -> tuple[Path | None, bool]:
     """Return (path, required). A required path that does not exist is an error."""
     env = os.environ if env is None else env
-    if explicit:
+    if explicit is not None:
+        if not explicit.strip():
+            raise ConfigError("--config names no file (empty)", hint="give a path, or leave --config out")
         return Path(explicit), True
     if env.get("LLMCACHE_CONFIG"):
         return Path(env["LLMCACHE_CONFIG"]), True
@@ -123,10 +128,16 @@ def find_config(explicit: str | None, env: Mapping[str, str] | None = None) -> t
 
 
 def load_settings(explicit: str | None = None, env: Mapping[str, str] | None = None) -> Settings:
-    path, required = find_config(explicit, env)
+    try:
+        path, required = find_config(explicit, env)
+        is_file = path is not None and path.is_file()
+    except OSError as exc:  # e.g. a name too long for the file system
+        raise ConfigError(
+            f"cannot read config file: {exc.strerror}", hint="check --config / LLMCACHE_CONFIG"
+        ) from None
     if path is None:
         return Settings()
-    if not path.is_file():
+    if not is_file:
         if required:
             raise ConfigError(f"config file not found: {path}", hint="check --config / LLMCACHE_CONFIG")
         return Settings()
@@ -206,11 +217,13 @@ def settings_from_mapping(data: Mapping[str, Any], source: Path | None = None) -
     return replace(
         base,
         ttl=ttl,
-        stock_entities=reader.str_set(keys, "keys.stock_entities", "stock_entities", base.stock_entities),
+        stock_entities=reader.str_set(
+            keys, "keys.stock_entities", "stock_entities", base.stock_entities, allow_empty=False
+        ),
         hash_tag=reader.choice(keys, "keys.hash_tag", "hash_tag", ("auto", "always", "never"), base.hash_tag),
         cache_version=reader.string(cache, "cache.version", "version", base.cache_version),
         timeout_seconds=reader.positive_float(
-            redis_section, "redis.timeout", "timeout", base.timeout_seconds
+            redis_section, "redis.timeout", "timeout", base.timeout_seconds, maximum=MAX_TIMEOUT_SECONDS
         ),
         extra_closures=reader.dates(market, "market.extra_closures", "extra_closures"),
         prices=prices,
@@ -259,20 +272,23 @@ class _Reader:
 
     def positive_int(self, data: Mapping[str, Any], name: str, key: str, default: int) -> int:
         value = data.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise self.fail(name, "a positive whole number of seconds", value)
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_TTL_SECONDS:
+            raise self.fail(name, f"a positive whole number of seconds, at most {MAX_TTL_SECONDS}", value)
         return value
 
     def _number(self, data: Mapping[str, Any], name: str, key: str, default: float | None) -> float:
         value = data.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise self.fail(name, "a number", value)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise self.fail(name, "a finite number", value)
         return float(value)
 
-    def positive_float(self, data: Mapping[str, Any], name: str, key: str, default: float) -> float:
+    def positive_float(
+        self, data: Mapping[str, Any], name: str, key: str, default: float, maximum: float | None = None
+    ) -> float:
         value = self._number(data, name, key, default)
-        if not value > 0:
-            raise self.fail(name, "a positive number", value)
+        if not value > 0 or (maximum is not None and value > maximum):
+            expected = "a positive number" + (f", at most {maximum:g}" if maximum is not None else "")
+            raise self.fail(name, expected, value)
         return value
 
     def non_negative_float(
@@ -290,13 +306,20 @@ class _Reader:
         return value
 
     def str_set(
-        self, data: Mapping[str, Any], name: str, key: str, default: frozenset[str]
+        self,
+        data: Mapping[str, Any],
+        name: str,
+        key: str,
+        default: frozenset[str],
+        allow_empty: bool = True,
     ) -> frozenset[str]:
         value = data.get(key)
         if value is None:
             return default
         if not isinstance(value, list) or not all(isinstance(v, str) and v and ":" not in v for v in value):
             raise self.fail(name, "a list of non-empty strings without ':'", value)
+        if not value and not allow_empty:
+            raise self.fail(name, "a list of at least one name", value)
         return frozenset(value)
 
     def ttl_table(self, data: Mapping[str, Any], name: str, key: str) -> dict[str, int]:

@@ -73,12 +73,18 @@ def parse_instant(text: str, what: str = "time", now: dt.datetime | None = None)
             f"invalid {what} {text!r}",
             hint="use ISO 8601 such as 2024-07-03T10:00 (New York time), 2024-07-03T14:00Z, or 'now'",
         ) from None
-    if parsed.tzinfo is not None:
-        return parsed
     try:
-        return NY.localize(parsed, is_dst=None)
+        if parsed.tzinfo is None:
+            parsed = NY.localize(parsed, is_dst=None)
+        for zone in (pytz.utc, NY):  # OverflowError when UTC or New York time is past year 9999
+            parsed.astimezone(zone)
+        return parsed
     except pytz.NonExistentTimeError:
         problem = "does not exist in New York (clocks spring forward)"
     except pytz.AmbiguousTimeError:
         problem = "happens twice in New York (clocks fall back)"
+    except OverflowError:
+        raise UsageError(
+            f"{what} {text!r} is out of range", hint="use a time between the years 1 and 9999"
+        ) from None
     raise UsageError(f"{what} {text!r} {problem}", hint="add a UTC offset, e.g. -04:00 or -05:00")

@@ -1,9 +1,18 @@
-"""Batched SCAN with a pipelined per-key step (SPEC section 1). Never ``KEYS``.
+"""The one batched SCAN (SPEC section 1): ``SCAN cursor [MATCH p] COUNT 1000``, never ``KEYS``,
+and for each batch the per-key commands in one pipelined write. Every scan in llmcache (the
+operator reports, invalidation, purge-version) goes through here.
 
-``scan_keys`` walks one node with ``SCAN cursor MATCH p COUNT n``. ``scan_fetch`` also runs
-per-key commands for each batch, and sends the next ``SCAN`` in the same pipeline as the
-current batch's per-key commands, so each batch costs one round trip instead of two.
-Keys that vanish between SCAN and the per-key step are skipped by the caller's ``keep``.
+Each write starts with the *next* SCAN and carries the current batch's per-key commands (packed
+once as RESP, see ``resp``), then optional batch-level commands (``tail``: an ``UNLINK`` of the
+keys, an ``SREM`` from an index). With ``overlap`` (the default, for read-only work) the write
+after it is sent as soon as that SCAN's reply arrives, so the server works on batch i+1 while
+this process digests batch i. Deletions use ``overlap=False``: nothing is in flight when a batch
+is handed over, so a run that stops there (Ctrl-C, a server failure) knows exactly what ran.
+
+Keys that vanish between SCAN and the per-key step come back as their commands' nil replies.
+A connection is borrowed from the node's own pool and returned clean; if a scan stops half-way
+with replies in flight, the connection is closed instead of reused. ``each_node`` runs one scan
+per primary of a cluster, concurrently.
 """
 
 from __future__ import annotations
@@ -12,100 +21,256 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import redis.exceptions as rex
-
 from llmcache_cli.client import Node, RedisHandle
+from llmcache_cli.resp import (
+    KEY,
+    NO_COMMANDS,
+    KeyCommands,
+    Reply,
+    borrow,
+    bulk,
+    pack_command,
+    pack_commands,
+    raise_fatal,
+    reply_reader,
+)
+from llmcache_cli.scan_nodes import NodeScan, each_node
+
+__all__ = [
+    "KEY",
+    "SCAN_COUNT",
+    "Batch",
+    "BatchScan",
+    "KeyCommands",
+    "NodeScan",
+    "Tail",
+    "each_node",
+    "fetch",
+    "node_sizes",
+    "pack_command",
+    "scan_batches",
+    "scan_keys",
+    "total_keys",
+]
 
 SCAN_COUNT = 1000
-KEY = object()  # placeholder for the key in a per-key command template
+KeyFilter = Callable[[bytes], bool]
+PageHook = Callable[[int], None]
+# Batch-level commands for the (kept) keys of a batch, sent after their per-key commands.
+Tail = Callable[[list[bytes]], Sequence[Sequence[Any]]]
 
 
 @dataclass(frozen=True)
-class Fetched:
-    key: bytes
-    replies: tuple[Any, ...]
+class Batch:
+    """The keys of one SCAN page (those ``keep`` kept) with their replies: ``replies`` holds
+    ``width`` per key, in order; ``tail`` the replies of the batch-level commands; ``scanned``
+    how many keys the SCAN page returned before ``keep``. A per-key error reply (WRONGTYPE) is
+    the exception object, not raised."""
+
+    keys: list[bytes]
+    replies: list[Reply]
+    tail: list[Reply]
+    scanned: int
 
 
-def _scan_args(cursor: int, match: str | None, count: int, type_: str | None) -> list[Any]:
-    args: list[Any] = ["SCAN", cursor]
-    if match:
-        args += ["MATCH", match]
-    args += ["COUNT", count]
-    if type_:
-        args += ["TYPE", type_]
-    return args
+class _Scanner:
+    def __init__(self, match: str | None, count: int, type_: str | None) -> None:
+        args: list[Any] = ["MATCH", match] if match else []
+        args += ["COUNT", count]
+        if type_:
+            args += ["TYPE", type_]
+        self._argc = 2 + len(args)  # SCAN, cursor, then these
+        self._tail = b"".join(bulk(a) for a in args)
+
+    def command(self, cursor: bytes) -> bytes:
+        return b"*%d\r\n$4\r\nSCAN\r\n%s" % (self._argc, bulk(cursor)) + self._tail
+
+    @staticmethod
+    def parse(reply: Reply) -> tuple[bytes, list[bytes]]:
+        if isinstance(reply, Exception):
+            raise reply
+        cursor, keys = reply
+        return bytes(cursor), list(keys)
 
 
-def _parse_scan(reply: Any) -> tuple[int, list[bytes]]:
-    cursor, keys = reply
-    return int(cursor), list(keys)
+@dataclass
+class _Write:
+    """What one write asked for: a SCAN (``more``), the per-key commands of ``keys``, ``tail``."""
+
+    keys: list[bytes]
+    scanned: int
+    more: bool
+    tail: int = 0
+
+
+class BatchScan:
+    """One pass of SCAN over a node; iterate it for ``Batch``es (one per SCAN page, empty ones
+    included). Afterwards ``complete`` says whether the cursor came back to 0 (every key was
+    seen) rather than ``max_keys`` stopping it."""
+
+    def __init__(
+        self,
+        node: Node,
+        commands: KeyCommands,
+        *,
+        match: str | None = None,
+        count: int = SCAN_COUNT,
+        type_: str | None = None,
+        max_keys: int | None = None,
+        keep: KeyFilter | None = None,
+        tail: Tail | None = None,
+        on_page: PageHook | None = None,
+        overlap: bool = True,
+        check: bool = True,
+    ) -> None:
+        self.node, self.commands, self.max_keys = node, commands, max_keys
+        self.keep, self.tail, self.on_page, self.overlap, self.check = keep, tail, on_page, overlap, check
+        self._scanner = _Scanner(match, count, type_)
+        self.complete = False
+
+    def __iter__(self) -> Iterator[Batch]:
+        scanner, width = self._scanner, self.commands.width
+        pool = self.node.client.connection_pool
+        conn = borrow(pool)
+        finished = False
+        try:
+            read = reply_reader(conn)
+            conn.send_packed_command([scanner.command(b"0")])
+            cursor, raw = scanner.parse(read(1)[0])
+            seen = len(raw)
+            write = self._send(conn, cursor, raw, seen)
+            while True:
+                n = width * len(write.keys)
+                scan_reply: Reply = None
+                if write.more and self.overlap:
+                    cursor, raw = scanner.parse(read(1)[0])
+                    seen += len(raw)
+                    following = self._send(conn, cursor, raw, seen)
+                    replies = read(n + write.tail)
+                elif write.more:
+                    scan_reply, *replies = read(1 + n + write.tail)
+                else:
+                    replies = read(n + write.tail)
+                if self.check:
+                    raise_fatal(replies)
+                own = replies if len(replies) == n else replies[:n]  # no copy without a tail
+                yield Batch(write.keys, own, replies[n:], write.scanned)
+                if not write.more:
+                    break
+                if not self.overlap:  # only now: nothing was in flight while the caller had the batch
+                    cursor, raw = scanner.parse(scan_reply)
+                    seen += len(raw)
+                    following = self._send(conn, cursor, raw, seen)
+                write = following
+            finished = True
+            self.complete = cursor == b"0"
+        finally:
+            if not finished:
+                conn.disconnect()
+            pool.release(conn)
+
+    def _send(self, conn: Any, cursor: bytes, raw: list[bytes], seen: int) -> _Write:
+        """Send the write for a page just read (with the next SCAN unless it was the last)."""
+        if self.on_page is not None:
+            self.on_page(len(raw))  # before anything is sent for the page: it may stop the scan
+        keep = self.keep
+        keys = raw if keep is None else [k for k in dict.fromkeys(raw) if keep(k)]
+        more = cursor != b"0" and (self.max_keys is None or seen < self.max_keys)
+        commands = self.tail(keys) if self.tail is not None and keys else ()
+        payload = (self._scanner.command(cursor) if more else b"") + self.commands.pack(keys)
+        if commands:
+            payload += pack_commands(commands)
+        if payload:
+            conn.send_packed_command([payload])
+        return _Write(keys, len(raw), more, len(commands))
+
+
+def scan_batches(
+    node: Node,
+    commands: KeyCommands = NO_COMMANDS,
+    *,
+    match: str | None = None,
+    count: int = SCAN_COUNT,
+    max_keys: int | None = None,
+    keep: KeyFilter | None = None,
+    tail: Tail | None = None,
+    on_page: PageHook | None = None,
+    overlap: bool = True,
+    check: bool = True,
+) -> BatchScan:
+    """The keys SCAN finds on ``node``, page by page, with the replies of ``commands``.
+
+    ``max_keys`` stops after about that many keys (whole pages, for sampling). ``keep`` drops
+    keys before any command is sent for them (e.g. a symbol's false matches); ``tail`` adds
+    batch-level commands for the kept keys. ``on_page(n)`` hears of each SCAN page (``n`` keys)
+    before anything is sent for it, so a progress callback that raises (Ctrl-C) stops the scan
+    with none of that page's commands sent. ``overlap=False`` leaves nothing in flight while the
+    caller holds a batch (for deletions). Errors that concern the whole connection are raised
+    (wrap the loop in ``handle.translated(node)``) unless ``check`` is off, and then the caller
+    checks every reply itself.
+    """
+    return BatchScan(
+        node,
+        commands,
+        match=match,
+        count=count,
+        max_keys=max_keys,
+        keep=keep,
+        tail=tail,
+        on_page=on_page,
+        overlap=overlap,
+        check=check,
+    )
+
+
+def fetch(
+    node: Node,
+    keys: Sequence[bytes],
+    commands: KeyCommands = NO_COMMANDS,
+    tail: Sequence[Sequence[Any]] = (),
+    *,
+    check: bool = True,
+) -> Batch:
+    """The per-key step for keys known beforehand (an index's members, a preview's keys): one
+    write, one read, on the node's own connection."""
+    keys = list(keys)
+    n = commands.width * len(keys)
+    pool = node.client.connection_pool
+    conn = borrow(pool)
+    ok = False
+    try:
+        payload = commands.pack(keys) + pack_commands(tail)
+        if payload:
+            conn.send_packed_command([payload])
+        replies = reply_reader(conn)(n + len(tail))
+        ok = True
+    finally:
+        if not ok:
+            conn.disconnect()
+        pool.release(conn)
+    if check:
+        raise_fatal(replies)
+    return Batch(keys, replies[:n], replies[n:], len(keys))
 
 
 def scan_keys(
     node: Node, match: str | None = None, count: int = SCAN_COUNT, type_: str | None = None
 ) -> Iterator[list[bytes]]:
-    """Yield batches of keys from one node until its cursor returns to 0."""
-    cursor = 0
-    while True:
-        cursor, keys = _parse_scan(node.client.execute_command(*_scan_args(cursor, match, count, type_)))
-        if keys:
-            yield keys
-        if cursor == 0:
-            return
+    """Yield the non-empty pages of keys of one node until its cursor returns to 0."""
+    for batch in BatchScan(node, NO_COMMANDS, match=match, count=count, type_=type_):
+        if batch.keys:
+            yield batch.keys
 
 
-def _raise_fatal(replies: Sequence[Any]) -> None:
-    # Per-key errors such as WRONGTYPE belong to one key; NOPERM or a lost connection to all.
-    for reply in replies:
-        if isinstance(
-            reply, (rex.NoPermissionError, rex.ConnectionError, rex.TimeoutError, rex.AuthenticationError)
-        ):
-            raise reply
-        if isinstance(reply, rex.ResponseError) and str(reply).startswith(("NOPERM", "NOAUTH", "LOADING")):
-            raise reply
-
-
-def scan_fetch(
-    node: Node,
-    commands: Sequence[Sequence[Any]],
-    match: str | None = None,
-    count: int = SCAN_COUNT,
-    type_: str | None = None,
-    keep: Callable[[Fetched], bool] | None = None,
-) -> Iterator[list[Fetched]]:
-    """Yield, batch by batch, each key with the replies of ``commands`` (``KEY`` marks the key).
-
-    Replies that are per-key errors (e.g. WRONGTYPE) are returned as exception objects;
-    errors that concern the whole connection are raised.
-    """
-    cursor, keys = _parse_scan(node.client.execute_command(*_scan_args(0, match, count, type_)))
-    while True:
-        pipe = node.client.pipeline(transaction=False)
-        for key in keys:
-            for template in commands:
-                pipe.execute_command(*[key if part is KEY else part for part in template])
-        if cursor != 0:
-            pipe.execute_command(*_scan_args(cursor, match, count, type_))
-        replies = pipe.execute(raise_on_error=False) if len(pipe) else []
-        _raise_fatal(replies)
-        width = len(commands)
-        batch = [Fetched(key, tuple(replies[i * width : (i + 1) * width])) for i, key in enumerate(keys)]
-        if keep is not None:
-            batch = [f for f in batch if keep(f)]
-        if batch:
-            yield batch
-        if cursor == 0:
-            return
-        next_scan = replies[-1]
-        if isinstance(next_scan, Exception):
-            raise next_scan
-        cursor, keys = _parse_scan(next_scan)
+def node_sizes(handle: RedisHandle) -> list[int]:
+    """DBSIZE of each primary, in ``handle.nodes`` order."""
+    sizes = []
+    for node in handle.nodes:
+        with handle.translated(node):
+            sizes.append(int(node.client.dbsize()))
+    return sizes
 
 
 def total_keys(handle: RedisHandle) -> int:
     """DBSIZE summed over the primaries (the denominator of a progress bar)."""
-    total = 0
-    for node in handle.nodes:
-        with handle.translated(node):
-            total += int(node.client.dbsize())
-    return total
+    return sum(node_sizes(handle))

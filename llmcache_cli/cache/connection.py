@@ -98,23 +98,29 @@ class Link:
                 self.breaker.record_skipped()
                 log.debug("cache %s skipped: Redis did not answer the last probe", what)
             except _TIMED_OUT as exc:
-                self.verified = False
+                self._lost()
                 self.breaker.record_failure(timed_out=True)
-                self._log(what, exc)
+                self.log_failure(what, exc)
             except _UNREACHABLE as exc:
-                self.verified = False
+                self._lost()
                 self.breaker.record_failure()
-                self._log(what, exc)
+                self.log_failure(what, exc)
             except (rex.RedisError, rex.RedisClusterException) as exc:
                 self.breaker.record_success()  # it answered: alive, just unhappy
                 if isinstance(exc, rex.NoScriptError):
                     self.scripts_loaded = False
-                self._log(what, exc)
+                self.log_failure(what, exc)
             else:
                 self.breaker.record_success()
                 self.rtt_ms = 0.8 * self.rtt_ms + 0.2 * (time.perf_counter() - started) * 1000
                 return result
             return FAILED  # type: ignore[no-any-return]
+
+    def _lost(self) -> None:
+        """The connection failed: the next caller probes it again, and reloads the scripts (a
+        restarted server has lost them; otherwise its first lookups fail with NOSCRIPT)."""
+        self.verified = False
+        self.scripts_loaded = False
 
     async def _call(self, op: Callable[[redis.asyncio.Redis], Awaitable[T]]) -> T:
         return await op(await self._connect())
@@ -204,7 +210,10 @@ class Link:
             return translate_error(exc, self.options.url, self.options.timeout).one_line()
         return self.options.url.redactor()(str(exc) or type(exc).__name__)
 
-    def _log(self, what: str, exc: BaseException) -> None:
+    def log_failure(self, what: str, exc: BaseException) -> None:
+        """Log a failed cache operation: a warning the first time an error is seen, debug for
+        the same error again within a minute, so a full or read-only Redis does not flood the
+        log with one line per call."""
         text = (
             self.describe_error(exc)
             if not isinstance(exc, asyncio.TimeoutError)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -59,14 +60,20 @@ class Lookup:
 
     @property
     def cost_usd(self) -> float:
-        return Entry("envelope", self.value, self.meta).cost_usd
+        return _finite(Entry("envelope", self.value, self.meta).cost_usd)
 
     @property
     def llm_latency_ms(self) -> float:
-        return Entry("envelope", self.value, self.meta).latency_ms
+        return _finite(Entry("envelope", self.value, self.meta).latency_ms)
 
     def with_latency(self, latency_ms: float) -> Lookup:
         return dataclasses.replace(self, latency_ms=latency_ms)
+
+
+def _finite(value: float) -> float:
+    """A figure from an entry's meta, which anyone may have written: ``1e400`` parses as
+    infinity, and one infinite cost would make every total infinite."""
+    return value if math.isfinite(value) else 0.0
 
 
 MISS_FAILED = Lookup(hit=False, failed=True)

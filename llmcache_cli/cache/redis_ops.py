@@ -90,7 +90,7 @@ class RedisOps:
 
     def _read(self, key: str, reply: Any, counted: bool) -> Lookup:
         if isinstance(reply, Exception):
-            log.warning("cache get %s failed, treated as a miss: %s", key, self.link.describe_error(reply))
+            self.link.log_failure(f"get {key}", reply)
             return Lookup(hit=False, counted=counted)
         lock = "none"
         if isinstance(reply, list):  # the lookup script: [value, is_json, lock, error]
@@ -98,7 +98,7 @@ class RedisOps:
             lock = _LOCK_STATE.get(int(lock_state), "none")
             if error:
                 text = error.decode() if isinstance(error, bytes) else str(error)
-                log.warning("cache get %s failed, treated as a miss: %s", key, text)
+                self.link.log_failure(f"get {key}", rex.ResponseError(text))
                 return Lookup(hit=False, lock=lock, counted=True)
         else:
             raw = reply
@@ -200,7 +200,7 @@ class RedisOps:
         if replies is FAILED:
             return False
         if isinstance(replies[0], Exception):
-            log.warning("cache set %s failed: %s", key, self.link.describe_error(replies[0]))
+            self.link.log_failure(f"set {key}", replies[0])
             return False
         if index:
             await self._fix_index_ttl(index, ttl, mode[0], replies[2:-2] if lock_token else replies[2:-1])

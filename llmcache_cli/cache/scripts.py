@@ -14,12 +14,14 @@ from dataclasses import dataclass
 # hits), the caller's own round-trip time in ms (a hit saves the entry's latency minus this),
 # lock token ("" = do not lock), lock time-to-live in ms.
 # Returns {value or false, 1 if the value is JSON (a hit) else 0, lock state, error or false}
-# where lock state is 1 acquired, 0 held by another caller, -1 not asked for.
+# where lock state is 1 acquired, 0 held by another caller, -1 not asked for (or refused).
 # A value is a hit exactly when it is JSON; an envelope's meta supplies what the hit saved.
+# The counters and the lock are written with pcall: when Redis refuses writes (maxmemory
+# reached with noeviction, a read-only replica) a stored answer is still served, uncounted.
 LOOKUP = """
 local value = redis.pcall('GET', KEYS[1])
 if type(value) == 'table' then
-  if ARGV[1] == 'all' then redis.call('HINCRBY', KEYS[2], 'misses', 1) end
+  if ARGV[1] == 'all' then redis.pcall('HINCRBY', KEYS[2], 'misses', 1) end
   return {false, 0, -1, value.err or 'error'}
 end
 if value then
@@ -31,20 +33,21 @@ if value then
       for _ in pairs(doc) do n = n + 1 end
       if n == 2 then
         local c, l = doc.meta.cost_usd, doc.meta.latency_ms
-        if type(c) == 'number' and c > 0 then cost = c end
-        if type(l) == 'number' then saved = l - tonumber(ARGV[2]) end
+        if type(c) == 'number' and c > 0 and c < math.huge then cost = c end
+        if type(l) == 'number' and l < math.huge then saved = l - tonumber(ARGV[2]) end
       end
     end
-    redis.call('HINCRBY', KEYS[2], 'hits', 1)
-    if cost > 0 then redis.call('HINCRBYFLOAT', KEYS[2], 'cost_saved_usd', cost) end
-    if saved > 0 then redis.call('HINCRBYFLOAT', KEYS[2], 'time_saved_ms', saved) end
+    redis.pcall('HINCRBY', KEYS[2], 'hits', 1)
+    if cost > 0 then redis.pcall('HINCRBYFLOAT', KEYS[2], 'cost_saved_usd', cost) end
+    if saved > 0 then redis.pcall('HINCRBYFLOAT', KEYS[2], 'time_saved_ms', saved) end
     return {value, 1, -1, false}
   end
 end
-if ARGV[1] == 'all' then redis.call('HINCRBY', KEYS[2], 'misses', 1) end
+if ARGV[1] == 'all' then redis.pcall('HINCRBY', KEYS[2], 'misses', 1) end
 local lock = -1
 if ARGV[3] ~= '' then
-  if redis.call('SET', KEYS[3], ARGV[3], 'NX', 'PX', ARGV[4]) then lock = 1 else lock = 0 end
+  local taken = redis.pcall('SET', KEYS[3], ARGV[3], 'NX', 'PX', ARGV[4])
+  if type(taken) == 'table' and taken.err then lock = -1 elseif taken then lock = 1 else lock = 0 end
 end
 return {value, 0, lock, false}
 """

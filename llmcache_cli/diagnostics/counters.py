@@ -14,9 +14,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from llmcache_cli.client import RedisHandle
-from llmcache_cli.diagnostics.fastscan import KeyCommands, scan_batches
 from llmcache_cli.keys import InvalidKeyPart, escape_glob, stats_key
-from llmcache_cli.scan import KEY
+from llmcache_cli.scan import KEY, KeyCommands, each_node, scan_batches
 
 STATS_PREFIX = stats_key("x")[:-1].encode()  # b"llmcache:stats:"
 _HASH_AND_TTL = KeyCommands(("HGETALL", KEY), ("PTTL", KEY))
@@ -120,11 +119,10 @@ def scan_counters(handle: RedisHandle) -> LLMSummary:
     """Every counter hash, found with SCAN MATCH on every primary."""
     collector = _Collector()
     match = escape_glob(STATS_PREFIX.decode()) + "*"
-    for node in handle.nodes:
-        with handle.translated(node):
-            for batch in scan_batches(node, _HASH_AND_TTL, match=match):
-                for i, key in enumerate(batch.keys):
-                    collector.add(key, batch.replies[2 * i], batch.replies[2 * i + 1])
+    with each_node(handle, lambda _, node: scan_batches(node, _HASH_AND_TTL, match=match)) as scan:
+        for _, batch in scan:
+            for i, key in enumerate(batch.keys):
+                collector.add(key, batch.replies[2 * i], batch.replies[2 * i + 1])
     return collector.summary(exact=True)
 
 

@@ -3,7 +3,8 @@
 A string is decoded as the library's envelope, plain JSON, text or binary (``envelope``); a
 collection (hash, list, set, sorted set, stream) shows its first ``max_items`` items and its
 length. Only bounded reads are used (GETRANGE, LRANGE, HSCAN, ...): a huge key cannot flood the
-terminal or this process's memory.
+terminal or this process's memory. In a cluster every read is routed by the key's slot (redis-py's
+cluster client), and the view names the primary that holds the key.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class EntryView:
     meta: dict[str, Any] | None
     length: int  # bytes of a string, items of a collection
     truncated: bool  # only the first MAX_STRING_BYTES / max_items are shown
+    node: str | None = None  # the cluster primary that holds the key (None: a single server)
 
     @property
     def cost_usd(self) -> float | None:
@@ -82,6 +84,7 @@ def read_entry(
     if kind is None and type_name == "string":
         raise LLMCacheError(f"key {key!r} vanished while being read", hint="it expired or was deleted")
     parsed = parse_key(raw_key)
+    node = handle.nodes[handle.node_index(raw_key)].name if handle.is_cluster else None
     return EntryView(
         key=display_key(raw_key),
         type=type_name,
@@ -95,6 +98,7 @@ def read_entry(
         meta=meta,
         length=length,
         truncated=truncated,
+        node=node,
     )
 
 
@@ -169,4 +173,5 @@ def as_json(view: EntryView) -> dict[str, Any]:
         "cost_usd": view.cost_usd,
         "length": view.length,
         "truncated": view.truncated,
+        "node": view.node,
     }

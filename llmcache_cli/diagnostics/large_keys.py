@@ -24,8 +24,7 @@ from llmcache_cli.diagnostics.common import (
     pct,
     ttl_seconds,
 )
-from llmcache_cli.diagnostics.fastscan import KeyCommands, scan_batches
-from llmcache_cli.scan import KEY
+from llmcache_cli.scan import KEY, KeyCommands, each_node, scan_batches
 
 Progress = Callable[[int], None]
 
@@ -66,7 +65,8 @@ def find_large_keys(
     pattern: str | None = None,
     on_progress: Progress | None = None,
 ) -> LargeKeysReport:
-    """Scan every primary; Ctrl-C stops the scan and returns what was found (``partial``)."""
+    """Scan every primary (a cluster's concurrently); Ctrl-C stops the scan and returns what
+    was found (``partial``). TYPE and TTL of the winners are routed by slot."""
     if top < 1:
         raise ValueError("top must be at least 1")
     commands = KeyCommands(memory_command(samples))
@@ -75,20 +75,21 @@ def find_large_keys(
     vanished = 0
     partial = False
     try:
-        for node in handle.nodes:
-            with handle.translated(node):
-                for batch in scan_batches(node, commands, match=pattern):
-                    vanished += tally.add_batch(batch.keys, batch.replies)
-                    floor = heap[0][0] if len(heap) >= top else -1
-                    for size, key in zip(batch.replies, batch.keys, strict=True):
-                        if size.__class__ is int and size > floor:  # nil: the key vanished
-                            if len(heap) < top:
-                                heapq.heappush(heap, (size, key))
-                            else:
-                                heapq.heappushpop(heap, (size, key))
-                            floor = heap[0][0] if len(heap) >= top else -1
-                    if on_progress is not None:
-                        on_progress(len(batch.keys))
+        with each_node(handle, lambda _, node: scan_batches(node, commands, match=pattern)) as scan:
+            for _, batch in scan:
+                vanished += tally.add_batch(batch.keys, batch.replies)
+                floor = heap[0][0] if len(heap) >= top else -1
+                for size, key in zip(batch.replies, batch.keys, strict=True):
+                    # nil: the key vanished. Ties are broken by key, so the top N is the same
+                    # whatever order the primaries' batches arrive in.
+                    if size.__class__ is int and size >= floor:
+                        if len(heap) < top:
+                            heapq.heappush(heap, (size, key))
+                        elif (size, key) > heap[0]:
+                            heapq.heappushpop(heap, (size, key))
+                        floor = heap[0][0] if len(heap) >= top else -1
+                if on_progress is not None:
+                    on_progress(len(batch.keys))
     except KeyboardInterrupt:
         partial = True
     largest = sorted(heap, key=lambda item: (-item[0], item[1]))

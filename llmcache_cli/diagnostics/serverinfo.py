@@ -1,7 +1,9 @@
 """Server and keyspace figures from ``INFO`` and ``DBSIZE``, per node and summed.
 
 In a cluster every primary is asked; counts and memory are summed, and the per-node figures are
-kept so the dashboard can show where the keys and the memory are.
+kept so the dashboard can show where the keys and the memory are. The replicas are asked too, for
+the per-node table only (their keys are copies: never summed); a replica that does not answer is
+reported, not fatal, while a primary that does not answer is an error (no total without it).
 """
 
 from __future__ import annotations
@@ -11,11 +13,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from llmcache_cli.client import Node, RedisHandle
+from llmcache_cli.errors import RedisOperationError
+
+PRIMARY = "primary"
+REPLICA = "replica"
 
 
 @dataclass(frozen=True)
 class NodeInfo:
     name: str
+    role: str  # PRIMARY or REPLICA
+    primary: str | None  # a replica's primary, as host:port (INFO replication)
     version: str
     mode: str  # standalone, cluster, sentinel
     uptime_seconds: int
@@ -34,6 +42,18 @@ class NodeInfo:
     misses: int
     evicted_keys: int
     expired_keys: int
+
+    @property
+    def hit_rate(self) -> float | None:
+        lookups = self.hits + self.misses
+        return self.hits / lookups if lookups else None
+
+
+@dataclass(frozen=True)
+class UnreachableNode:
+    name: str
+    role: str
+    error: str  # redacted, one line
 
 
 @dataclass(frozen=True)
@@ -109,8 +129,12 @@ def node_info(node: Node) -> NodeInfo:
     db = info.get(f"db{database_of(node)}", {})
     expires = int(db.get("expires", 0)) if isinstance(db, Mapping) else 0
     frag_bytes = info.get("mem_fragmentation_bytes")
+    replica = _text(info, "role", "master") == "slave"
+    primary = f"{_text(info, 'master_host')}:{_int(info, 'master_port')}" if replica else None
     return NodeInfo(
         name=node.name,
+        role=REPLICA if replica else PRIMARY,
+        primary=primary,
         version=_text(info, "redis_version"),
         mode=_text(info, "redis_mode", "standalone"),
         uptime_seconds=_int(info, "uptime_in_seconds"),
@@ -133,11 +157,26 @@ def node_info(node: Node) -> NodeInfo:
 
 
 def gather(handle: RedisHandle) -> tuple[NodeInfo, ...]:
+    """The primaries (the single server), in ``handle.nodes`` order; any failure is raised."""
     out = []
     for node in handle.nodes:
         with handle.translated(node):
             out.append(node_info(node))
     return tuple(out)
+
+
+def gather_replicas(handle: RedisHandle) -> tuple[tuple[NodeInfo, ...], tuple[UnreachableNode, ...]]:
+    """A cluster's replicas that answered, and those that did not (with the reason)."""
+    found, missing = [], []
+    for node in handle.replicas():
+        try:
+            with handle.translated(node):
+                found.append(node_info(node))
+        except RedisOperationError as exc:
+            missing.append(UnreachableNode(node.name, REPLICA, exc.message))
+    order = {node.name: i for i, node in enumerate(handle.nodes)}  # each under its primary's rank
+    found.sort(key=lambda n: (order.get(n.primary or "", len(order)), n.name))
+    return tuple(found), tuple(missing)
 
 
 def server_figures(nodes: Sequence[NodeInfo]) -> ServerFigures:

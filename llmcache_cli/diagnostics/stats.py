@@ -4,7 +4,9 @@ Server and keyspace figures come from ``INFO`` and ``DBSIZE`` (exact, cheap). Th
 breakdown needs ``MEMORY USAGE`` and ``PTTL`` per key: by default from a sample (the first SCAN
 batches, about ``sample`` keys; SCAN walks hash buckets, so that is a random sample of keys)
 extrapolated to DBSIZE, or exact over every key with ``full``. The LLM counters are found by SCAN
-when the scan is full or the keyspace is small, else looked up by name (see ``counters``).
+when the scan is full or the keyspace is small, else looked up by name (see ``counters``). In a
+cluster the primaries are summed and scanned concurrently; ``nodes`` and ``replicas`` keep the
+per-node figures, and the warnings (``stats_warnings``) name the node they concern.
 """
 
 from __future__ import annotations
@@ -13,20 +15,17 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from llmcache_cli.client import RedisHandle
+from llmcache_cli.client import Node, RedisHandle
 from llmcache_cli.config import DATA_TYPES
 from llmcache_cli.diagnostics import counters, serverinfo
-from llmcache_cli.diagnostics.common import NamespaceTally, NamespaceUsage, is_internal_label, pct
+from llmcache_cli.diagnostics.common import NamespaceTally, NamespaceUsage
 from llmcache_cli.diagnostics.counters import LLMSummary
-from llmcache_cli.diagnostics.fastscan import KeyCommands, scan_batches
 from llmcache_cli.diagnostics.serverinfo import KeyspaceFigures, NodeInfo, ServerFigures
-from llmcache_cli.scan import KEY, SCAN_COUNT
+from llmcache_cli.diagnostics.stats_warnings import StatsWarning, find_warnings
+from llmcache_cli.scan import KEY, SCAN_COUNT, BatchScan, KeyCommands, each_node, scan_batches
 
 DEFAULT_SAMPLE = 10_000
 COUNTER_SCAN_MAX_KEYS = 200_000  # up to here a full SCAN for the counter hashes costs < 0.2 s
-CACHE_POLICIES = ("allkeys-lru", "volatile-lru", "allkeys-lfu", "volatile-lfu")
-FRAGMENTATION_RATIO = 1.5
-FRAGMENTATION_MIN_BYTES = 64 * 1024 * 1024  # below this the ratio of a small instance means nothing
 
 Progress = Callable[[int], None]
 _MEMORY_AND_TTL = KeyCommands(("MEMORY", "USAGE", KEY), ("PTTL", KEY))
@@ -42,20 +41,15 @@ class Breakdown:
 
 
 @dataclass(frozen=True)
-class StatsWarning:
-    code: str  # stable: no_maxmemory, eviction_policy, keys_without_ttl, evictions, fragmentation
-    message: str
-
-
-@dataclass(frozen=True)
 class StatsReport:
     server: ServerFigures
     keyspace: KeyspaceFigures
-    nodes: tuple[NodeInfo, ...]
+    nodes: tuple[NodeInfo, ...]  # the primaries (the single server), in scan order
     llm: LLMSummary
     breakdown: Breakdown
     warnings: tuple[StatsWarning, ...]
     partial: bool  # interrupted during the breakdown scan
+    replicas: tuple[NodeInfo, ...] = ()  # a cluster's replicas that answered (never summed)
 
     @property
     def own_lookups(self) -> tuple[int, int]:
@@ -96,14 +90,16 @@ def collect_stats(
         seen = [ns.namespace for ns in breakdown.namespaces if ns.data_type is not None]
         llm = counters.lookup_counters(handle, [*DATA_TYPES, *seen])
     server = serverinfo.server_figures(nodes)
+    replicas, unreachable = serverinfo.gather_replicas(handle)
     return StatsReport(
         server=server,
         keyspace=keyspace,
         nodes=nodes,
         llm=llm,
         breakdown=breakdown,
-        warnings=tuple(find_warnings(server, keyspace, breakdown, llm)),
+        warnings=tuple(find_warnings(server, keyspace, breakdown, llm, nodes, unreachable)),
         partial=partial,
+        replicas=replicas,
     )
 
 
@@ -114,94 +110,35 @@ def _breakdown(
     sample: int,
     on_progress: Progress | None,
 ) -> tuple[Breakdown, bool]:
+    """Every primary (a cluster's concurrently), each one's sample scaled to its own DBSIZE."""
     per_node = None if full else max(1, math.ceil(sample / len(handle.nodes)))
     count = SCAN_COUNT if per_node is None else min(SCAN_COUNT, per_node)
-    total = NamespaceTally(watch=counters.STATS_PREFIX)
-    scanned = vanished = 0
-    exact = True
+    tallies = [NamespaceTally(watch=counters.STATS_PREFIX) for _ in handle.nodes]
+    scans: dict[int, BatchScan] = {}
+    vanished = 0
     partial = False
-    tally: NamespaceTally | None = None
+
+    def node_batches(i: int, node: Node) -> BatchScan:
+        scans[i] = scan_batches(node, _MEMORY_AND_TTL, count=count, max_keys=per_node)
+        return scans[i]
+
+    scan = each_node(handle, node_batches)
     try:
-        for node, info in zip(handle.nodes, nodes, strict=True):
-            tally = NamespaceTally(watch=counters.STATS_PREFIX)
-            batches = scan_batches(node, _MEMORY_AND_TTL, count=count, max_keys=per_node)
-            with handle.translated(node):
-                for batch in batches:
-                    vanished += tally.add_batch(batch.keys, batch.replies[0::2], batch.replies[1::2])
-                    if on_progress is not None:
-                        on_progress(len(batch.keys))
-            complete = batches.complete
-            scale = 1.0 if complete or not tally.keys else info.keys / tally.keys
-            exact = exact and complete
-            scanned += tally.keys
-            total.merge(tally, scale)
-            tally = None
+        with scan:
+            for i, batch in scan:
+                vanished += tallies[i].add_batch(batch.keys, batch.replies[0::2], batch.replies[1::2])
+                if on_progress is not None:
+                    on_progress(len(batch.keys))
     except KeyboardInterrupt:
         partial = True
-        exact = False
-        if tally is not None:  # the node being scanned: what it gave so far, not extrapolated
-            total.merge(tally)
-            scanned += tally.keys
+    total = NamespaceTally(watch=counters.STATS_PREFIX)
+    exact = not partial
+    for i, (tally, info) in enumerate(zip(tallies, nodes, strict=True)):
+        complete = i in scans and scans[i].complete
+        exact = exact and complete
+        # A sample is scaled up to the node's DBSIZE; what an interrupted node gave is kept as is.
+        scaled = i in scan.finished and not complete and tally.keys
+        total.merge(tally, info.keys / tally.keys if scaled else 1.0)
+    scanned = sum(t.keys for t in tallies)
     found = None if total.watched_overflow else tuple(total.watched)
     return Breakdown(exact, scanned, total.rows(), found, (scanned, vanished)), partial
-
-
-def internal_without_ttl(breakdown: Breakdown, llm: LLMSummary) -> int:
-    """llmcache's own keys without a TTL (counter hashes live forever by design)."""
-    from_scan = sum(ns.no_ttl_keys for ns in breakdown.namespaces if is_internal_label(ns.namespace))
-    return max(from_scan, llm.hashes_without_ttl)
-
-
-def find_warnings(
-    server: ServerFigures, keyspace: KeyspaceFigures, breakdown: Breakdown, llm: LLMSummary
-) -> list[StatsWarning]:
-    """The findings an operator acts on, most urgent first."""
-    out = []
-    if server.maxmemory_bytes == 0:
-        out.append(
-            StatsWarning(
-                "no_maxmemory",
-                "maxmemory is not set: Redis grows until the host runs out of memory "
-                "(set maxmemory and an LRU/LFU policy for a cache)",
-            )
-        )
-    if server.maxmemory_policy not in CACHE_POLICIES:
-        out.append(
-            StatsWarning(
-                "eviction_policy",
-                f"maxmemory-policy is {server.maxmemory_policy}: when memory is full "
-                + (
-                    "writes fail with OOM"
-                    if server.maxmemory_policy == "noeviction"
-                    else "keys are not evicted by use"
-                )
-                + " (a cache wants allkeys-lru or allkeys-lfu)",
-            )
-        )
-    leaks = max(0, keyspace.keys_without_ttl - internal_without_ttl(breakdown, llm))
-    if leaks:
-        out.append(
-            StatsWarning(
-                "keys_without_ttl",
-                f"{leaks} keys have no TTL ({pct(leaks, keyspace.keys)}% of keys): they never expire "
-                "(list them with 'llmcache ttl')",
-            )
-        )
-    if keyspace.evicted_keys:
-        out.append(
-            StatsWarning(
-                "evictions",
-                f"{keyspace.evicted_keys} keys were evicted since the last stats reset: memory is full "
-                "(raise maxmemory or shorten TTLs)",
-            )
-        )
-    ratio, excess = server.mem_fragmentation_ratio, server.mem_fragmentation_bytes
-    if ratio is not None and ratio > FRAGMENTATION_RATIO and (excess or 0) > FRAGMENTATION_MIN_BYTES:
-        out.append(
-            StatsWarning(
-                "fragmentation",
-                f"memory fragmentation ratio is {ratio:.2f} ({excess} bytes more RSS than data): "
-                "consider 'CONFIG SET activedefrag yes'",
-            )
-        )
-    return out

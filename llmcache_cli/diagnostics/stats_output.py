@@ -1,8 +1,10 @@
 """The dashboard's machine-readable forms: JSON fields and the Prometheus text exposition.
 
-Both are pure functions of a ``StatsReport``. Prometheus metric names start with ``llmcache_``;
-counters end in ``_total``; bytes and seconds are in base units; a figure that is undefined (a
-hit rate with no lookups) is left out rather than written as NaN.
+Both are pure functions of a ``StatsReport``. ``nodes`` lists the primaries then (in a cluster)
+the replicas, each with its ``role``; the totals are sums over the primaries only. Prometheus
+metric names start with ``llmcache_``; counters end in ``_total``; bytes and seconds are in base
+units; a figure that is undefined (a hit rate with no lookups) is left out rather than written as
+NaN. Per-node metrics carry ``node`` and ``role`` labels.
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ from typing import Any
 
 from llmcache_cli.diagnostics.common import pct
 from llmcache_cli.diagnostics.counters import LLMCounters
+from llmcache_cli.diagnostics.serverinfo import NodeInfo
 from llmcache_cli.diagnostics.stats import StatsReport
+from llmcache_cli.diagnostics.stats_warnings import CODES
 
 Labels = Mapping[str, str]
 
@@ -25,6 +29,29 @@ def _llm_json(row: LLMCounters) -> dict[str, Any]:
         "cost_spent_usd": round(row.cost_spent_usd, 6),
         "cost_saved_usd": round(row.cost_saved_usd, 6),
         "time_saved_ms": round(row.time_saved_ms, 3),
+    }
+
+
+def _node_json(node: NodeInfo) -> dict[str, Any]:
+    return {
+        "name": node.name,
+        "role": node.role,
+        "primary": node.primary,
+        "version": node.version,
+        "uptime_seconds": node.uptime_seconds,
+        "keys": node.keys,
+        "keys_with_ttl": node.keys_with_ttl,
+        "used_memory_bytes": node.used_memory_bytes,
+        "maxmemory_bytes": node.maxmemory_bytes,
+        "maxmemory_policy": node.maxmemory_policy,
+        "mem_fragmentation_ratio": node.mem_fragmentation_ratio,
+        "hits": node.hits,
+        "misses": node.misses,
+        "hit_rate": node.hit_rate,
+        "evicted_keys": node.evicted_keys,
+        "expired_keys": node.expired_keys,
+        "connected_clients": node.connected_clients,
+        "ops_per_sec": node.ops_per_sec,
     }
 
 
@@ -75,17 +102,8 @@ def as_json(report: StatsReport) -> dict[str, Any]:
             for ns in memory.namespaces
         ],
         "breakdown": {"exact": memory.exact, "scanned": memory.scanned},
-        "nodes": [
-            {
-                "name": n.name,
-                "keys": n.keys,
-                "keys_with_ttl": n.keys_with_ttl,
-                "used_memory_bytes": n.used_memory_bytes,
-                "ops_per_sec": n.ops_per_sec,
-            }
-            for n in report.nodes
-        ],
-        "warnings": [{"code": w.code, "message": w.message} for w in report.warnings],
+        "nodes": [_node_json(n) for n in (*report.nodes, *report.replicas)],
+        "warnings": [{"code": w.code, "message": w.message, "node": w.node} for w in report.warnings],
         "partial": report.partial,
     }
 
@@ -188,12 +206,37 @@ def prometheus(report: StatsReport) -> str:
         f"Keys without TTL per namespace ({exact}).",
         [(k, n.no_ttl_keys) for k, n in spaces],
     )
-    codes = ("no_maxmemory", "eviction_policy", "keys_without_ttl", "evictions", "fragmentation")
+    nodes = [({"node": n.name, "role": n.role}, n) for n in (*report.nodes, *report.replicas)]
+    out.metric("node_keys", "gauge", "Keys on each node (DBSIZE).", [(k, n.keys) for k, n in nodes])
+    out.metric(
+        "node_used_memory_bytes",
+        "gauge",
+        "Memory used on each node.",
+        [(k, n.used_memory_bytes) for k, n in nodes],
+    )
+    out.metric(
+        "node_keyspace_hits_total",
+        "counter",
+        "Successful key lookups per node.",
+        [(k, n.hits) for k, n in nodes],
+    )
+    out.metric(
+        "node_keyspace_misses_total",
+        "counter",
+        "Failed key lookups per node.",
+        [(k, n.misses) for k, n in nodes],
+    )
+    out.metric(
+        "node_evicted_keys_total",
+        "counter",
+        "Keys evicted by maxmemory per node.",
+        [(k, n.evicted_keys) for k, n in nodes],
+    )
     active = {w.code for w in report.warnings}
     out.metric(
         "warning",
         "gauge",
-        "1 when the dashboard raises this warning.",
-        [({"code": c}, int(c in active)) for c in codes],
+        "1 when the dashboard raises this warning (on any node).",
+        [({"code": c}, int(c in active)) for c in CODES],
     )
     return "\n".join(out.lines) + "\n"

@@ -9,13 +9,12 @@ remaining TTLs are kept as 8-byte integers per data type, for the medians.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from llmcache_cli.client import RedisHandle
+from llmcache_cli.client import Node, RedisHandle
 from llmcache_cli.diagnostics.common import describe_keys
-from llmcache_cli.diagnostics.fastscan import KeyCommands, scan_batches
 from llmcache_cli.diagnostics.ttl_tally import (
     BUCKETS,
     NO_TTL_LABEL,
@@ -26,7 +25,7 @@ from llmcache_cli.diagnostics.ttl_tally import (
 )
 from llmcache_cli.keys import key_has_symbol, symbol_match_patterns
 from llmcache_cli.policy import TTLPolicy
-from llmcache_cli.scan import KEY, SCAN_COUNT
+from llmcache_cli.scan import KEY, SCAN_COUNT, Batch, BatchScan, KeyCommands, each_node, scan_batches
 
 Progress = Callable[[int], None]
 _TTL_AND_MEMORY = KeyCommands(("PTTL", KEY), ("MEMORY", "USAGE", KEY))
@@ -127,36 +126,41 @@ def _scan(
     sample: int | None,
     on_progress: Progress | None,
 ) -> bool:
-    """Feed the tally; True when every selected key was looked at (a sample may cover all)."""
+    """Feed the tally from every primary (a cluster's concurrently); True when every selected
+    key was looked at (a sample may cover all)."""
     matches: list[str | None] = [pattern]
-    keep = None
+    entities = tuple(stock_entities)
     if symbol is not None:
-        entities = tuple(stock_entities)
         matches = list(symbol_match_patterns(symbol, entities))
-        seen: set[bytes] = set()
-
-        def keep(key: bytes) -> bool:  # confirm the superset SCAN MATCH found; count each key once
-            if key in seen or not key_has_symbol(key, symbol, entities):
-                return False
-            if len(matches) > 1:
-                seen.add(key)
-            return True
-
     per_node = None if sample is None else max(1, math.ceil(sample / len(handle.nodes)))
     count = SCAN_COUNT if per_node is None else min(SCAN_COUNT, per_node)
-    complete = True
-    for node in handle.nodes:
+    scans: list[BatchScan] = []
+
+    def node_batches(_: int, node: Node) -> Iterator[Batch]:
+        keep = None
+        if symbol is not None:
+            seen: set[bytes] = set()  # a key lives on one primary: one set per primary
+
+            def keep(key: bytes) -> bool:  # confirm the superset SCAN MATCH found; count each once
+                if key in seen or not key_has_symbol(key, symbol, entities):
+                    return False
+                if len(matches) > 1:
+                    seen.add(key)
+                return True
+
         for match in matches:
-            with handle.translated(node):
-                batches = scan_batches(
-                    node, _TTL_AND_MEMORY, match=match, count=count, max_keys=per_node, keep=keep
-                )
-                for batch in batches:
-                    tally.add_batch(batch.keys, batch.replies[0::2], batch.replies[1::2])
-                    if on_progress is not None:
-                        on_progress(len(batch.keys))
-            complete = complete and batches.complete
-    return complete
+            batches = scan_batches(
+                node, _TTL_AND_MEMORY, match=match, count=count, max_keys=per_node, keep=keep
+            )
+            scans.append(batches)
+            yield from batches
+
+    with each_node(handle, node_batches) as scan:
+        for _, batch in scan:
+            tally.add_batch(batch.keys, batch.replies[0::2], batch.replies[1::2])
+            if on_progress is not None:
+                on_progress(len(batch.keys))
+    return all(batches.complete for batches in scans)
 
 
 def _named_keys(handle: RedisHandle, tally: TTLTally, keys: list[bytes]) -> None:

@@ -1,4 +1,5 @@
-"""UNLINK in pipelined batches, and what a deletion that stops half-way reports.
+"""UNLINK in pipelined batches (sent through ``scan.fetch``), and what a deletion that stops
+half-way reports.
 
 A deletion interrupted by a server failure or Ctrl-C says how many keys are already gone and
 that a rerun finishes the job: deleted keys are simply not found again, so rerunning the same
@@ -15,6 +16,7 @@ from redis.crc import key_slot
 from llmcache_cli.client import RedisHandle
 from llmcache_cli.errors import PartialFailure, RedisOperationError
 from llmcache_cli.invalidation.results import Invalidation, InvalidationInterrupted, TargetResult
+from llmcache_cli.scan import fetch
 
 KEY_BATCH = 1000
 Progress = Callable[[int], None]
@@ -56,10 +58,7 @@ def srem_elsewhere(handle: RedisHandle, index_keys: Sequence[str], members: Sequ
     for node_i, keys in by_node(handle, index_keys).items():
         node = handle.nodes[node_i]
         with handle.translated(node):
-            pipe = node.client.pipeline(transaction=False)
-            for index_key in keys:
-                pipe.srem(index_key, *members)
-            check_replies(pipe.execute(raise_on_error=False))
+            check_replies(fetch(node, (), tail=[("SREM", k, *members) for k in keys], check=False).tail)
 
 
 def check_replies(replies: Iterable[Any]) -> None:
@@ -105,14 +104,11 @@ def delete_previewed(
                 here, elsewhere = index_keys_on(handle, index_keys, node_i)
                 for start in range(0, len(keys), KEY_BATCH):
                     chunk = keys[start : start + KEY_BATCH]
+                    groups = unlink_groups(chunk, handle.is_cluster)
+                    commands = [("UNLINK", *g) for g in groups]
+                    commands += [("SREM", k, *chunk) for k in here]  # keep the symbol's index in step
                     with handle.translated(node):
-                        pipe = node.client.pipeline(transaction=False)
-                        groups = unlink_groups(chunk, handle.is_cluster)
-                        for group in groups:
-                            pipe.unlink(*group)
-                        for index_key in here:  # keep the symbol's index in step
-                            pipe.srem(index_key, *chunk)
-                        replies = pipe.execute(raise_on_error=False)
+                        replies = fetch(node, (), tail=commands, check=False).tail
                         deleted += sum(r for r in replies[: len(groups)] if isinstance(r, int))
                         check_replies(replies)
                     srem_elsewhere(handle, elsewhere, chunk)

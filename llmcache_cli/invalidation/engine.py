@@ -1,22 +1,22 @@
 """Find a target's keys (SCAN, or the per-symbol index) and UNLINK them in pipelined batches.
 
-Work is done node by node (``handle.nodes``): keys found on a node are examined and deleted
-through that node's client, and in a cluster ``UNLINK`` is grouped by hash slot. Each batch of
-confirmed keys costs one round trip that carries ``MEMORY USAGE`` and ``GET`` (for the preview
-figures: memory, and the $ to regenerate from the envelope's meta), the ``UNLINK`` when deleting,
-and the next ``SCAN`` call, so the client never waits for a round trip of its own. SCAN is
-called here rather than through ``scan.scan_keys`` because the progress bar needs every page
-(including empty ones) and deletion needs the next SCAN in the same pipeline.
+Work is done node by node (``handle.nodes``), in turn, through the shared batched scan
+(``llmcache_cli.scan``): keys found on a node are confirmed by the target's exact test before
+anything is sent for them, then examined and deleted on that node's connection, and in a cluster
+``UNLINK`` is grouped by hash slot. Each SCAN page costs one round trip that carries the next
+``SCAN``, ``MEMORY USAGE`` and ``GET`` of the page's confirmed keys (for the preview figures:
+memory, and the $ to regenerate from the envelope's meta), and when deleting their ``UNLINK``
+and the ``SREM`` that keeps the symbol's index in step. A deletion counts each batch with nothing
+in flight, so a run that stops half-way says exactly how many keys are gone.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import redis.exceptions as rex
-from redis.client import Pipeline
 
 from llmcache_cli.client import Node, RedisHandle
 from llmcache_cli.envelope import decode_entry
@@ -34,8 +34,13 @@ from llmcache_cli.invalidation.deletion import (
 )
 from llmcache_cli.invalidation.results import SAMPLE_KEYS, Invalidation, Plan, PlannedTarget, TargetResult
 from llmcache_cli.invalidation.selection import Target
+from llmcache_cli.scan import KEY, SCAN_COUNT, Batch, KeyCommands, fetch, node_sizes, scan_batches
 
-SCAN_COUNT = 1000
+__all__ = ["SCAN_COUNT", "plan", "run"]
+
+MEMORY_AND_GET = KeyCommands(("MEMORY", "USAGE", KEY), ("GET", KEY))
+SMEMBERS = KeyCommands(("SMEMBERS", KEY))
+_TYPE_AND_SCARD = KeyCommands(("TYPE", KEY), ("SCARD", KEY))
 
 
 def plan(handle: RedisHandle, targets: Sequence[Target], use_index: bool = True) -> Plan:
@@ -45,10 +50,7 @@ def plan(handle: RedisHandle, targets: Sequence[Target], use_index: bool = True)
     on the primary that holds its slot (the symbol's hash tag) and each member is handled on
     the primary of its own slot. Everything else is scanned, on every primary.
     """
-    sizes: list[int] = []
-    for node in handle.nodes:
-        with handle.translated(node):
-            sizes.append(int(node.client.dbsize()))
+    sizes = node_sizes(handle)
     present = _index_sizes(handle, [k for t in targets for k in t.index_keys])
     planned: list[PlannedTarget] = []
     work = 0
@@ -69,14 +71,10 @@ def _index_sizes(handle: RedisHandle, index_keys: Sequence[str]) -> dict[str, in
     for node_i, keys in by_node(handle, index_keys).items():
         node = handle.nodes[node_i]
         with handle.translated(node):
-            pipe = node.client.pipeline(transaction=False)
-            for key in keys:
-                pipe.type(key)
-                pipe.scard(key)
-            replies = pipe.execute(raise_on_error=False)
+            replies = fetch(node, [k.encode() for k in keys], _TYPE_AND_SCARD, check=False).replies
         for i, key in enumerate(keys):
-            if replies[2 * i] in (b"set", "set"):
-                present[key] = int(replies[2 * i + 1])
+            if replies[2 * i] in (b"set", "set") and isinstance(replies[2 * i + 1], int):
+                present[key] = replies[2 * i + 1]
     return present
 
 
@@ -109,17 +107,6 @@ class _Tally:
         )
 
 
-@dataclass(frozen=True)
-class _Queued:
-    """What ``_queue`` put in a pipeline: ``width`` replies, of which ``unlinks`` UNLINKs
-    after the per-key ones, and the index sets on other nodes still to update for ``keys``."""
-
-    width: int
-    unlinks: int
-    elsewhere: Sequence[str] = ()
-    keys: Sequence[bytes] = ()
-
-
 class _Run:
     def __init__(
         self, handle: RedisHandle, delete: bool, count: int, on_progress: Progress | None, keep_keys: bool
@@ -147,29 +134,43 @@ class _Run:
                 with self.handle.translated(node):
                     self._scan(i, node, pattern, tally, node_sizes[i] if i < len(node_sizes) else 0)
 
-    def _queue(self, pipe: Pipeline, node_i: int, keys: Sequence[bytes], tally: _Tally) -> _Queued:
-        """Queue the per-key step for confirmed keys found on node ``node_i``."""
-        for key in keys:
-            pipe.memory_usage(key)
-            pipe.get(key)
-        if not (self.delete and keys):
-            return _Queued(2 * len(keys), 0)
-        groups = unlink_groups(keys, self.handle.is_cluster)
-        for group in groups:
-            pipe.unlink(*group)
-        index_keys = tally.planned.target.index_keys if self._srem(tally) else ()
-        here, elsewhere = index_keys_on(self.handle, index_keys, node_i)
-        for index_key in here:  # keep the symbol's index in step with the deletions
-            pipe.srem(index_key, *keys)
-        return _Queued(2 * len(keys) + len(groups) + len(here), len(groups), elsewhere, keys)
+    def _index_split(self, tally: _Tally, node_i: int) -> tuple[list[str], list[str]]:
+        """The target's index sets to keep in step: on this node (their SREM rides with the
+        UNLINK) and elsewhere (a round trip of their own)."""
+        if not (self.delete and tally.planned.index_present):
+            return [], []
+        return index_keys_on(self.handle, tally.planned.target.index_keys, node_i)
 
-    def _absorb(
-        self, node_i: int, keys: Sequence[bytes], replies: Sequence[Any], queued: _Queued, tally: _Tally
-    ) -> None:
-        rest = replies[2 * len(keys) :]
+    def _tail(self, keys: Sequence[bytes], here: Sequence[str]) -> list[tuple[Any, ...]]:
+        """UNLINK (one per slot in a cluster) and SREM from the index sets on this node."""
+        if not (self.delete and keys):
+            return []
+        out: list[tuple[Any, ...]] = [("UNLINK", *g) for g in unlink_groups(keys, self.handle.is_cluster)]
+        return out + [("SREM", index_key, *keys) for index_key in here]
+
+    def _keep(self, node_i: int, tally: _Tally) -> Callable[[bytes], bool]:
+        """The exact test; a preview also counts each key once (SCAN may return a key twice; a
+        deleted key cannot be found again)."""
+        accepts, seen, dedupe = tally.planned.target.accepts, tally.seen, not self.delete
+
+        def keep(key: bytes) -> bool:
+            if not accepts(key):
+                return False
+            if dedupe:
+                if (node_i, key) in seen:
+                    return False
+                seen.add((node_i, key))
+            return True
+
+        return keep
+
+    def _absorb(self, node_i: int, batch: Batch, tally: _Tally, here: int, elsewhere: Sequence[str]) -> None:
+        """Count one batch: ``here`` SREMs end its tail, after the UNLINKs."""
         # UNLINKs count first: if another reply is an error they still ran on the server.
-        tally.deleted += sum(r for r in rest[: queued.unlinks] if isinstance(r, int))
-        for i, key in enumerate(keys):
+        unlinks = batch.tail[: len(batch.tail) - here]
+        tally.deleted += sum(r for r in unlinks if isinstance(r, int))
+        replies = batch.replies
+        for i, key in enumerate(batch.keys):
             memory, raw = replies[2 * i], replies[2 * i + 1]
             check_replies([memory])
             if memory is None:
@@ -185,57 +186,45 @@ class _Run:
                 tally.keys.append((node_i, key))
             if len(self.samples) < SAMPLE_KEYS:
                 self.samples.append(key.decode("utf-8", "backslashreplace"))
-        check_replies(rest)
-        srem_elsewhere(self.handle, queued.elsewhere, queued.keys)
-
-    def _srem(self, tally: _Tally) -> bool:
-        return self.delete and tally.planned.index_present
-
-    def _fresh(self, node_i: int, keys: Iterable[bytes], tally: _Tally) -> list[bytes]:
-        out = []
-        target = tally.planned.target
-        for key in dict.fromkeys(keys):
-            if target.accepts(key) and (node_i, key) not in tally.seen:
-                if not self.delete:  # a deleted key cannot be counted twice; a previewed one can
-                    tally.seen.add((node_i, key))
-                out.append(key)
-        return out
+        check_replies(batch.tail)
+        if self.delete and batch.keys:
+            srem_elsewhere(self.handle, elsewhere, batch.keys)
 
     def _scan(self, node_i: int, node: Node, pattern: str, tally: _Tally, budget: int) -> None:
-        cursor, started = 0, False
-        pending: list[bytes] = []
-        while True:
-            scanning = not started or cursor != 0
-            if not scanning and not pending:
-                break
-            pipe = node.client.pipeline(transaction=False)
-            queued = self._queue(pipe, node_i, pending, tally)
-            width = queued.width
-            if scanning:
-                pipe.scan(cursor, match=pattern, count=self.count)
-            replies = pipe.execute(raise_on_error=False)
-            self._absorb(node_i, pending, replies[:width], queued, tally)
-            pending = []
-            if not scanning:
-                break
-            started = True
-            check_replies(replies[width:])
-            cursor, keys = replies[-1]
-            tally.examined += len(keys)
-            pending = self._fresh(node_i, keys, tally)
-            step = min(self.count, budget) if cursor != 0 else budget
-            budget -= step
-            self.progress(step)
+        here, elsewhere = self._index_split(tally, node_i)
+        left = [budget]  # the node's DBSIZE, handed out to the progress bar page by page
+
+        def on_page(scanned: int) -> None:
+            tally.examined += scanned
+            step = min(scanned, left[0])
+            left[0] -= step
+            self.progress(step)  # Ctrl-C here: nothing of this page has been sent
+
+        batches = scan_batches(
+            node,
+            MEMORY_AND_GET,
+            match=pattern,
+            count=self.count,
+            keep=self._keep(node_i, tally),
+            tail=lambda keys: self._tail(keys, here),
+            on_page=on_page,
+            # A deletion leaves nothing in flight while it counts a batch, so a run that stops
+            # there knows exactly which UNLINKs ran; a preview may overlap its round trips.
+            overlap=not self.delete,
+            check=False,
+        )
+        for batch in batches:
+            self._absorb(node_i, batch, tally, len(here) if batch.keys else 0, elsewhere)
+        if left[0]:
+            self.progress(left[0])  # keys deleted or expired since DBSIZE: the bar still ends full
 
     def _by_index(self, tally: _Tally) -> None:
         members: set[bytes] = set()
         for node_i, index_keys in by_node(self.handle, tally.planned.target.index_keys).items():
             node = self.handle.nodes[node_i]
             with self.handle.translated(node):
-                pipe = node.client.pipeline(transaction=False)
-                for index_key in index_keys:
-                    pipe.smembers(index_key)
-                for reply in pipe.execute(raise_on_error=False):
+                batch = fetch(node, [k.encode() for k in index_keys], SMEMBERS, check=False)
+                for reply in batch.replies:
                     if not _is_wrongtype(reply):  # an index that is not a set is no index
                         check_replies([reply])
                         members.update(reply)
@@ -244,13 +233,14 @@ class _Run:
         # cluster each member is examined and deleted on the primary of its own slot.
         for node_i, keys in sorted(by_node(self.handle, sorted(members)).items()):
             node = self.handle.nodes[node_i]
-            confirmed = self._fresh(node_i, keys, tally)
+            keep = self._keep(node_i, tally)
+            confirmed = [key for key in dict.fromkeys(keys) if keep(key)]
+            here, elsewhere = self._index_split(tally, node_i)
             for start in range(0, len(confirmed), KEY_BATCH):
                 chunk = confirmed[start : start + KEY_BATCH]
                 with self.handle.translated(node):
-                    pipe = node.client.pipeline(transaction=False)
-                    queued = self._queue(pipe, node_i, chunk, tally)
-                    self._absorb(node_i, chunk, pipe.execute(raise_on_error=False), queued, tally)
+                    batch = fetch(node, chunk, MEMORY_AND_GET, self._tail(chunk, here), check=False)
+                    self._absorb(node_i, batch, tally, len(here), elsewhere)
         self.progress(len(members))
 
 

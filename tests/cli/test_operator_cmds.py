@@ -30,6 +30,10 @@ def test_stats_json_matches_dbsize_and_info(cli: Invoke, mixed_url: str, real_re
     assert data["keyspace"]["hit_rate"] is None
     assert data["llm"]["hits"] == 70 and data["llm"]["misses"] == 34
     assert {w["code"] for w in data["warnings"]} >= {"no_maxmemory", "keys_without_ttl"}
+    assert all(w["node"] is None for w in data["warnings"])  # a single server: no per-node warnings
+    (node,) = data["nodes"]
+    assert node["role"] == "primary" and node["primary"] is None and node["keys"] == real_redis.dbsize()
+    assert node["used_memory_bytes"] == data["server"]["used_memory_bytes"]
     full = json_of(cli("stats", "--full", "--json", "--url", mixed_url))
     assert full["breakdown"] == {"exact": True, "scanned": real_redis.dbsize()}
     assert sum(ns["keys"] for ns in full["namespaces"]) == real_redis.dbsize()
@@ -40,6 +44,7 @@ def test_stats_table_and_prometheus(cli: Invoke, mixed_url: str) -> None:
     assert table.exit_code == 0, table.output
     for text in ("Server", "Keyspace", "LLM cache", "chatbot", "Warnings", "maxmemory is not set"):
         assert text in table.stdout
+    assert "Nodes" not in table.stdout  # one server: the tables above are its figures
     prom = cli("--url", mixed_url, "stats", "--format", "prometheus")
     assert prom.exit_code == 0 and prom.stdout.startswith("# HELP llmcache_")
     assert all(line.startswith(("# ", "llmcache_")) for line in prom.stdout.splitlines())

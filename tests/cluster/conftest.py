@@ -6,11 +6,15 @@ replicas, every primary flushed before each test). Tests that break nodes start 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
+import redis
 import redis.cluster
 
+from llmcache_cli.cluster import replica_addresses
 from tests.cli.conftest import cli  # noqa: F401  (the in-process CLI runner, parses --json)
 from tests.support.cluster import RedisClusterProcs
 
@@ -65,3 +69,26 @@ def reset_stats(procs: RedisClusterProcs) -> None:
             client.config_resetstat()
         finally:
             client.close()
+
+
+@contextmanager
+def primaries(procs: RedisClusterProcs) -> Iterator[dict[str, redis.Redis]]:
+    """host:port -> a plain client of each primary (no cluster routing)."""
+    clients = {f"127.0.0.1:{s.port}": s.admin() for s in procs.primary_servers()}
+    try:
+        yield clients
+    finally:
+        for client in clients.values():
+            client.close()
+
+
+def wait_for_replicas(procs: RedisClusterProcs, timeout: float = 30.0) -> None:
+    """A cluster just created takes a moment to tell every node which nodes are replicas."""
+    deadline = time.monotonic() + timeout  # a bound for the cluster to settle, not a measurement
+    while True:
+        with primaries(procs) as nodes:
+            views = [replica_addresses(c.execute_command("CLUSTER NODES")) for c in nodes.values()]
+        if all(len(v) == procs.primaries * procs.replicas_per_primary for v in views):
+            return
+        assert time.monotonic() < deadline, views
+        time.sleep(0.1)

@@ -19,6 +19,7 @@ from llmcache_cli.client import (
     detect_cluster_async,
     translate_error,
 )
+from llmcache_cli.cluster import replica_addresses
 from llmcache_cli.errors import PermissionDenied, ServerError, UsageError
 from llmcache_cli.urls import parse_redis_url
 from tests.cli.conftest import Invoke, json_of
@@ -166,3 +167,21 @@ def test_a_replica_url_finds_the_primaries(
         assert handle.is_cluster and {int(n.name.rsplit(":", 1)[1]) for n in handle.nodes} == primaries
     data = json_of(cli("--url", replica.url, "invalidate", "AAPL", "--yes", "--json"))
     assert data["deleted"] == 20 and not any(cluster.scan_iter(match="analysis:*"))
+
+
+def test_replica_addresses_from_cluster_nodes() -> None:
+    text = (
+        "a1 10.0.0.1:7000@17000 myself,master - 0 0 1 connected 0-5460\n"
+        "b2 10.0.0.2:7001@17001,replica-2.example slave a1 0 1 1 connected\n"
+        "c3 10.0.0.3:7002@17002 slave,fail a1 0 1 1 disconnected\n"
+        "d4 :0@0 slave,noaddr a1 0 1 1 disconnected\n"
+        "e5 10.0.0.5:7004@17004 handshake - 0 0 0 connected\n"
+    )
+    expected = [("10.0.0.2", 7001), ("10.0.0.3", 7002)]  # a failed replica is still listed
+    assert replica_addresses(text) == replica_addresses(text.encode()) == expected
+    parsed = {
+        "10.0.0.1:7000": {"flags": "myself,master"},
+        "10.0.0.2:7001": {"flags": "slave"},
+        "10.0.0.9:7009": {"flags": "slave,handshake"},
+    }
+    assert replica_addresses(parsed) == [("10.0.0.2", 7001)]

@@ -1,23 +1,19 @@
-"""A primary that dies or stops answering: one clear line naming the node, exit 1, no hang.
-
-Each test starts its own throwaway cluster (3 primaries, no replicas, with a password) so that
-breaking a node cannot disturb the session's cluster. Its nodes wait 60 s before declaring a
-silent peer failed, so the survivors keep serving while the test runs.
+"""A primary that dies or stops answering during invalidate, or under the library: one clear
+line naming the node, exit 1, no hang. Each test starts its own throwaway cluster
+(``tests.cluster.breaking``); tests/cluster/test_operator_failure.py does the same for the
+operator reports.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import redis.cluster
 
 from llmcache_cli import CacheService, cached
 from llmcache_cli.cli.commands import invalidate as command
@@ -26,41 +22,32 @@ from llmcache_cli.config import Settings
 from llmcache_cli.errors import ConnectionFailed
 from tests.cache.conftest import run
 from tests.cli.conftest import Invoke
+from tests.cluster.breaking import (
+    LLMCACHE,
+    NO_HANG,
+    PASSWORD,
+    ROOT,
+    assert_one_clean_line,
+    paused,
+    scan_order,
+    throwaway_cluster,
+)
 from tests.support.cluster import RedisClusterProcs
 from tests.support.servers import RedisServer
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
-ROOT = Path(__file__).resolve().parents[2]
-PASSWORD = "s3cr3t-pw"
 KEYS_PER_SYMBOL = 1500
-LLMCACHE = (sys.executable, "-m", "llmcache_cli")
-NO_HANG = 20.0  # seconds: a generous bound for "answers instead of hanging", not a benchmark
 
 
 @pytest.fixture
 def fragile(tmp_path: Path) -> Iterator[RedisClusterProcs]:
-    procs = RedisClusterProcs(
-        tmp_path / "fragile", primaries=3, replicas_per_primary=0, password=PASSWORD, node_timeout_ms=60000
-    ).start()
-    try:
-        admin = redis.cluster.RedisCluster.from_url(procs.url)
-        pipe = admin.pipeline()
-        for i in range(KEYS_PER_SYMBOL):
-            pipe.set(f"analysis:stock:AAPL:{i}", "x")  # plain form: spread over every primary
-            pipe.set(f"analysis:stock:MSFT:{i}", "x")
-        pipe.execute()
-        admin.close()
+    keys = {}
+    for i in range(KEYS_PER_SYMBOL):
+        keys[f"analysis:stock:AAPL:{i}"] = "x"  # plain form: spread over every primary
+        keys[f"analysis:stock:MSFT:{i}"] = "x"
+    with throwaway_cluster(tmp_path / "fragile", keys) as procs:
         yield procs
-    finally:
-        procs.stop()
-
-
-def scan_order(procs: RedisClusterProcs) -> list[tuple[RedisServer, int]]:
-    """The primaries in the order llmcache walks them, each with its key count."""
-    with connect(ClientOptions.from_flags(procs.url, 5.0)) as handle:
-        by_name = {f"127.0.0.1:{s.port}": s for s in procs.servers}
-        return [(by_name[n.name], int(n.client.dbsize())) for n in handle.nodes]
 
 
 def kill_during_last_node(
@@ -83,15 +70,6 @@ def kill_during_last_node(
 
     monkeypatch.setattr(command, "scan_progress", progress)
     return lambda: victim.process is not None and victim.process.poll() is not None
-
-
-def assert_one_clean_line(stderr: str, node: str) -> None:
-    lines = stderr.strip().splitlines()
-    assert len(lines) == 1, stderr
-    line = lines[0]
-    assert line.startswith("llmcache: error:") and f"(node {node})" in line
-    assert "redis://:***@127.0.0.1:" in line  # the URL, redacted
-    assert PASSWORD not in line and "Traceback" not in stderr
 
 
 def test_a_primary_killed_during_a_dry_run_scan(
@@ -133,16 +111,6 @@ def test_a_primary_killed_half_way_through_a_deletion(
         assert not any(client.scan_iter(match="analysis:stock:AAPL:*", count=1000))
         assert sum(1 for _ in client.scan_iter(match="analysis:stock:MSFT:*", count=1000)) > 0
         client.close()
-
-
-@contextlib.contextmanager
-def paused(server: RedisServer) -> Iterator[None]:
-    assert server.process is not None
-    os.kill(server.process.pid, signal.SIGSTOP)
-    try:
-        yield
-    finally:
-        os.kill(server.process.pid, signal.SIGCONT)
 
 
 def test_a_silent_primary_costs_about_the_timeout_not_a_hang(fragile: RedisClusterProcs) -> None:

@@ -9,7 +9,7 @@ from llmcache_cli.client import RedisHandle
 from llmcache_cli.diagnostics import stats as stats_module
 from llmcache_cli.diagnostics.common import INTERNAL_NAMESPACE
 from llmcache_cli.diagnostics.counters import LLMSummary, total_of
-from llmcache_cli.diagnostics.serverinfo import KeyspaceFigures, ServerFigures
+from llmcache_cli.diagnostics.serverinfo import KeyspaceFigures, NodeInfo, ServerFigures, UnreachableNode
 from llmcache_cli.diagnostics.stats import Breakdown, collect_stats, find_warnings
 from llmcache_cli.keys import stats_key
 from tests.diagnostics.mixed import Mixed
@@ -182,3 +182,59 @@ def test_warning_rules(server_changes: dict, keyspace_changes: dict, expected: s
 def test_counter_hashes_are_not_leaks() -> None:
     llm = LLMSummary(total_of([]), (), True, hashes_without_ttl=3)
     assert find_warnings(server(), keyspace(keys_with_ttl=97), NO_BREAKDOWN, llm) == []
+
+
+def node(name: str, **changes: object) -> NodeInfo:
+    base: dict[str, object] = dict(
+        name=name,
+        role="primary",
+        primary=None,
+        version="7.0.15",
+        mode="cluster",
+        uptime_seconds=10,
+        used_memory_bytes=500 << 20,
+        used_memory_peak_bytes=600 << 20,
+        used_memory_rss_bytes=520 << 20,
+        maxmemory_bytes=1 << 30,
+        maxmemory_policy="allkeys-lru",
+        mem_fragmentation_ratio=1.04,
+        mem_fragmentation_bytes=20 << 20,
+        connected_clients=3,
+        ops_per_sec=100,
+        keys=50,
+        keys_with_ttl=50,
+        hits=5,
+        misses=5,
+        evicted_keys=0,
+        expired_keys=3,
+    )
+    base.update(changes)
+    return NodeInfo(**base)  # type: ignore[arg-type]
+
+
+def test_cluster_warnings_name_each_primary_that_needs_action() -> None:
+    nodes = [
+        node("10.0.0.1:7000", maxmemory_bytes=0),
+        node("10.0.0.2:7000", maxmemory_policy="noeviction", evicted_keys=7),
+        node("10.0.0.3:7000", mem_fragmentation_ratio=2.5, mem_fragmentation_bytes=300 << 20),
+    ]
+    summed = server(maxmemory_bytes=0, maxmemory_policy="mixed", nodes=3)
+    gone = [UnreachableNode("10.0.0.4:7000", "replica", "cannot connect")]
+    found = find_warnings(
+        summed, keyspace(evicted_keys=7, keys_with_ttl=90), NO_BREAKDOWN, NO_LLM, nodes, gone
+    )
+    assert [(w.code, w.node) for w in found] == [
+        ("no_maxmemory", "10.0.0.1:7000"),
+        ("eviction_policy", "10.0.0.2:7000"),
+        ("keys_without_ttl", None),  # counted over the whole keyspace
+        ("evictions", "10.0.0.2:7000"),
+        ("fragmentation", "10.0.0.3:7000"),
+        ("node_unreachable", "10.0.0.4:7000"),
+    ]
+    assert found[0].message.startswith("node 10.0.0.1:7000: maxmemory is not set")
+    assert found[3].message.startswith("node 10.0.0.2:7000: 7 keys were evicted")
+    assert "replica 10.0.0.4:7000 did not answer" in found[5].message
+    # one node is a single server: the same rules, worded without a node
+    alone = find_warnings(server(maxmemory_bytes=0), keyspace(), NO_BREAKDOWN, NO_LLM, [node("a:1")])
+    assert [(w.code, w.node) for w in alone] == [("no_maxmemory", None)]
+    assert alone[0].message.startswith("maxmemory is not set")

@@ -61,6 +61,8 @@ def render(view: EntryView) -> None:
     if view.symbol:
         schema += f", symbol {view.symbol}"
     facts.add_row("key schema", schema)
+    if view.node is not None:
+        facts.add_row("node", f"{view.node} (cluster primary of its slot)")
     if view.cost_usd is not None:
         facts.add_row("cost", f"${view.cost_usd:.6f}")
     console.print(facts)

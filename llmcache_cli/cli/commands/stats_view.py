@@ -19,6 +19,44 @@ def _pairs(title: str, rows: list[tuple[str, str]]) -> Table:
     return table
 
 
+def warning_lines(report: StatsReport) -> list[str]:
+    """One line per finding: the same finding on several nodes is one line naming them all
+    (the JSON keeps one warning per node)."""
+    grouped: dict[str, list[str]] = {}  # a finding worded without its node -> the nodes
+    for w in report.warnings:
+        key = w.detail if w.detail != w.message else w.message
+        grouped.setdefault(key, []).append(w.node if w.detail != w.message and w.node else "")
+    lines = []
+    for text, names in grouped.items():
+        named = [n for n in names if n]
+        lines.append(
+            f"{'node' if len(named) == 1 else 'nodes'} {', '.join(named)}: {text}" if named else text
+        )
+    return lines
+
+
+def _nodes_table(report: StatsReport) -> list[Table]:
+    """A cluster's nodes, one row each (none for a single server: the tables above are it)."""
+    nodes = (*report.nodes, *report.replicas)
+    if len(nodes) < 2:
+        return []
+    table = Table(title="Nodes (totals above are the primaries' sums)", title_justify="left")
+    for name in ("node", "role", "keys", "memory", "hit rate", "evicted", "ops/s"):
+        table.add_column(name, justify="left" if name in ("node", "role") else "right")
+    for node in nodes:
+        role = node.role if node.primary is None else f"{node.role} of {node.primary}"
+        table.add_row(
+            node.name,
+            role,
+            f"{node.keys:,}",
+            human_bytes(node.used_memory_bytes),
+            human_rate(node.hit_rate),
+            f"{node.evicted_keys:,}",
+            f"{node.ops_per_sec:,}",
+        )
+    return [table]
+
+
 def dashboard(report: StatsReport) -> Group:
     server, keyspace, llm, memory = report.server, report.keyspace, report.llm, report.breakdown
     mode = server.mode if server.nodes == 1 else f"{server.mode}, {server.nodes} primaries"
@@ -78,14 +116,14 @@ def dashboard(report: StatsReport) -> Group:
             human_bytes(ns.memory_bytes),
             human_pct(ns.no_ttl_pct),
         )
-    parts: list = [server_table, keyspace_table, llm_table, spaces]
+    parts: list = [server_table, keyspace_table, *_nodes_table(report), llm_table, spaces]
     if not llm.exact:
         parts.append(
             Text("LLM counters looked up for the data types and the sampled namespaces.", style="dim")
         )
     if report.warnings:
         parts.append(Text("Warnings:", style="bold yellow"))
-        parts += [Text(f"  ! {w.message}", style="yellow") for w in report.warnings]
+        parts += [Text(f"  ! {line}", style="yellow") for line in warning_lines(report)]
     else:
         parts.append(Text("No warnings.", style="green"))
     if report.partial:

@@ -1,0 +1,205 @@
+"""Vectorised readers of JSON scalars inside raw bytes: one row per line, no Python per line.
+
+Each takes the byte buffer and, per line, where the value starts and how long it is, and
+returns the values and which lines held a value of the expected form (the others go to the
+slow path). The buffer must be followed by at least ``PAD`` spare bytes.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+PAD = 64
+NUMBER_WIDTH = 24
+ZERO = ord("0")
+_U = np.uint64
+ONES = _U(0x0101010101010101)
+HIGH = _U(0x8080808080808080)
+ZEROS = _U(0x3030303030303030)
+LOW_MASK = np.array([(1 << (8 * k)) - 1 for k in range(8)] + [2**64 - 1], dtype=np.uint64)
+NULL_WORD = _U(int.from_bytes(b"null", "little"))
+POW10 = 10.0 ** np.arange(9)
+
+
+def windows(buf: np.ndarray, at: np.ndarray, length: np.ndarray, width: int) -> np.ndarray:
+    """Bytes ``at[i] .. at[i] + length[i]`` of each line, zero-padded to ``width`` (a copy)."""
+    rows = sliding_window_view(buf, width)[at]
+    np.multiply(rows, np.arange(width, dtype=np.int32)[None, :] < length[:, None], out=rows)
+    return rows
+
+
+def words_of(buf: np.ndarray) -> np.ndarray:
+    """``buf`` as little-endian 64-bit words (for ``load64``)."""
+    return buf[: buf.size // 8 * 8].view("<u8")
+
+
+def load64(words: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """The 8 bytes at each (unaligned) offset ``at``, as one little-endian word each."""
+    shift = ((at & 7) * 8).astype(np.uint64)
+    low, high = words[at >> 3], words[(at >> 3) + 1]
+    return (low >> shift) | np.where(shift == 0, _U(0), high << (_U(64) - shift))
+
+
+def numbers(
+    buf: np.ndarray, words: np.ndarray, at: np.ndarray, length: np.ndarray, nullable: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """JSON numbers (or ``null`` when ``nullable``: NaN). Nullable fields are token counts,
+    so they must also be whole numbers >= 0. Plain decimals of up to 8 characters are read
+    8 bytes at a time; others (exponents, signs, long ones) through numpy's own conversion."""
+    values, ok = _short_decimals(words, at, length)
+    null = np.zeros(at.size, dtype=bool)
+    if nullable:
+        null = (length == 4) & ((load64(words, at) & LOW_MASK[4]) == NULL_WORD)
+        values[null] = math.nan
+    retry = np.flatnonzero(~ok & ~null & (length >= 1) & (length <= NUMBER_WIDTH))
+    if retry.size:
+        values[retry], ok[retry] = _converted(buf, at[retry], length[retry])
+    ok |= null
+    if nullable:
+        ok &= null | ((values >= 0) & (values == np.floor(values)))
+    return values, ok
+
+
+def _short_decimals(words: np.ndarray, at: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``123``, ``0.0081``, ``850.25`` (at most 8 characters, at most one dot, digits on both
+    sides of it, no leading zero): exact, as the digits over a power of ten (both exact
+    doubles, so the quotient is correctly rounded, as ``float(text)`` is)."""
+    size = np.clip(length, 0, 8)
+    ok = (length >= 1) & (length <= 8)
+    word = load64(words, at) & LOW_MASK[size]
+    dots = _bytes_equal(word, ord(".")) & LOW_MASK[size]
+    has_dot = dots != 0
+    lowest = dots & (~dots + _U(1))
+    dot_at = np.where(has_dot, (np.log2(np.where(has_dot, lowest, _U(1)).astype(np.float64)) - 7) // 8, size)
+    dot_at = dot_at.astype(np.int64)
+    ok &= ((dots & (dots - _U(1))) == 0) & (dot_at != 0) & (dot_at != size - 1)
+    below = word & LOW_MASK[np.clip(dot_at, 0, 8)]
+    above = word >> (8 * np.clip(dot_at + 1, 0, 7)).astype(np.uint64)
+    above = np.where(dot_at >= 7, _U(0), above)
+    word = np.where(has_dot, below | (above << (8 * np.clip(dot_at, 0, 7)).astype(np.uint64)), word)
+    digits = size - has_dot
+    value = word - (ZEROS & LOW_MASK[digits])
+    ok &= (((value + _U(0x7676767676767676)) | value) & HIGH & LOW_MASK[digits]) == 0  # all 0..9
+    ok &= ~(((word & _U(0xFF)) == _U(ord("0"))) & (np.where(has_dot, dot_at, digits) > 1))  # "01"
+    value = np.where(digits >= 8, value, value << (8 * (8 - digits)).astype(np.uint64))
+    value = ((value & _U(0x0F0F0F0F0F0F0F0F)) * _U(2561)) >> _U(8)
+    value = ((value & _U(0x00FF00FF00FF00FF)) * _U(6553601)) >> _U(16)
+    value = ((value & _U(0x0000FFFF0000FFFF)) * _U(42949672960001)) >> _U(32)
+    decimals = np.where(has_dot, size - 1 - dot_at, 0)
+    return value.astype(np.float64) / POW10[decimals], ok
+
+
+def _bytes_equal(word: np.ndarray, byte: int) -> np.ndarray:
+    """The high bit of each byte of ``word`` that equals ``byte`` (exact for the lowest match)."""
+    x = word ^ _U(byte * 0x0101010101010101)
+    return (x - ONES) & ~x & HIGH
+
+
+def _converted(buf: np.ndarray, at: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    width = int(min(NUMBER_WIDTH, int(length.max())))
+    rows = windows(buf, at, np.clip(length, 0, width), width)
+    first = rows[:, 0]
+    ok = ((first >= ZERO) & (first <= ZERO + 9)) | (first == ord("-"))
+    rows[~ok] = 0
+    rows[~ok, 0] = ZERO
+    text = rows.view(f"S{width}").ravel()
+    try:
+        values = text.astype(np.float64)
+    except ValueError:  # something like 1.2.3: find which, one at a time (rare)
+        values = np.array([_float(raw) for raw in text.tolist()])
+        ok &= ~np.isnan(values)
+    return values, ok
+
+
+def _float(raw: bytes) -> float:
+    try:
+        return float(raw.rstrip(b"\0"))
+    except ValueError:
+        return math.nan
+
+
+def _word(text: bytes) -> tuple[np.uint64, np.uint64]:
+    """(mask, value) matching the non-space bytes of ``text`` in a little-endian word."""
+    mask = value = 0
+    for k, char in enumerate(text):
+        if char != ord(" "):
+            mask |= 0xFF << (8 * k)
+            value |= char << (8 * k)
+    return _U(mask), _U(value)
+
+
+def _digit_mask(template: bytes) -> np.uint64:
+    return _U(sum(0xFF << (8 * k) for k, char in enumerate(template) if char == ord("d")))
+
+
+# "YYYY-MM-DDTHH:MM:SS[.ffffff]+HH:MM", read as four words: separators, then digit places.
+_SEPARATORS = (_word(b"    -  -"), _word(b"  T  :  "), _word(b":       "), _word(b"   :    "))
+_DIGITS = tuple(_digit_mask(t) for t in (b"dddd-dd-", b"ddTdd:dd", b":dd     ", b"+dd:dd  ", b"dddddd  "))
+_DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+
+
+def times(words: np.ndarray, at: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``YYYY-MM-DDTHH:MM:SS[.ffffff]+HH:MM`` (what ``datetime.isoformat`` writes) to epoch
+    milliseconds (microseconds truncated, as ``workload.epoch_ms`` does), checked as
+    ``datetime.fromisoformat`` would (real dates, hours below 24, offsets below a day)."""
+    micro = length == 32
+    date, clock, seconds = load64(words, at), load64(words, at + 8), load64(words, at + 16)
+    zone, fraction = load64(words, at + length - 6), load64(words, at + 20)
+    ok = (length == 25) | (micro & (((seconds >> _U(24)) & _U(0xFF)) == _U(ord("."))))
+    ok &= (zone & _U(0xFF) == _U(ord("+"))) | (zone & _U(0xFF) == _U(ord("-")))
+    parts = []
+    for k, word in enumerate((date, clock, seconds, zone, fraction)):
+        if k < 4:
+            mask, value = _SEPARATORS[k]
+            ok &= (word & mask) == value
+        digits = word - (ZEROS & _DIGITS[k])
+        wrong = (((digits + _U(0x7676767676767676)) | digits) & HIGH & _DIGITS[k]) != 0
+        ok &= ~wrong if k < 4 else ~(wrong & micro)
+        parts.append(digits)
+
+    def number(k: int, *places: int) -> np.ndarray:
+        out = np.zeros(at.size, dtype=np.int64)
+        for place in places:
+            out = out * 10 + ((parts[k] >> _U(8 * place)) & _U(0xFF)).astype(np.int64)
+        return out
+
+    year, month, day = number(0, 0, 1, 2, 3), number(0, 5, 6), number(1, 0, 1)
+    hour, minute, second = number(1, 3, 4), number(1, 6, 7), number(2, 1, 2)
+    zone_hours, zone_minutes = number(3, 1, 2), number(3, 4, 5)
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    days_in_month = _DAYS_IN_MONTH[np.clip(month, 0, 12)] + (leap & (month == 2))
+    ok &= (year >= 1) & (month >= 1) & (month <= 12) & (day >= 1) & (day <= days_in_month)
+    ok &= (hour <= 23) & (minute <= 59) & (second <= 59) & (zone_hours <= 23) & (zone_minutes <= 59)
+    # days since 1970-01-01 (proleptic Gregorian, H. Hinnant's days_from_civil)
+    y = year - (month <= 2)
+    era = y // 400
+    yoe = y - era * 400
+    doy = (153 * (month + np.where(month > 2, -3, 9)) + 2) // 5 + day - 1
+    days = era * 146_097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719_468
+    sign = np.where((zone & _U(0xFF)) == _U(ord("-")), -1, 1)
+    offset = sign * (zone_hours * 3600 + zone_minutes * 60)
+    micros = np.where(micro, number(4, 0, 1, 2, 3, 4, 5), 0)
+    epoch_seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset
+    return epoch_seconds * 1000 + micros // 1000, ok
+
+
+def group_strings(
+    buf: np.ndarray, at: np.ndarray, length: np.ndarray, hash_words: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Group equal byte strings: (first row of each group, group of each row, the rows' bytes).
+
+    Rows are grouped by a 64-bit hash of their bytes; the grouping is then checked byte for
+    byte, and redone on the bytes themselves if two strings ever shared a hash.
+    """
+    width = int(-(-max(1, int(length.max())) // 8) * 8)
+    rows = windows(buf, at, length, width)
+    hashed = (rows.view("<u8") * hash_words[: width // 8]).sum(axis=1, dtype=np.uint64)
+    _, first, inverse = np.unique(hashed, return_index=True, return_inverse=True)
+    inverse = inverse.ravel()
+    if not (rows == rows[first][inverse]).all():
+        _, first, inverse = np.unique(rows.view(f"S{width}").ravel(), return_index=True, return_inverse=True)
+        inverse = inverse.ravel()
+    return first, inverse, rows
