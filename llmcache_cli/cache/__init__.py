@@ -3,7 +3,7 @@
 ``CacheService`` is the cache; ``cached`` the decorator; ``record_usage`` lets a decorated
 function report its LLM call's tokens; ``Invalidator`` (also ``CacheService.invalidation``) the
 event and version helpers; ``changed_significantly`` and ``reuse_if_unchanged`` the conditional
-check. See docs/readme/library.md.
+check. See docs/library.md.
 """
 
 from llmcache_cli.cache.breaker import BreakerState, BreakerStats, CircuitBreaker

@@ -1,7 +1,7 @@
 """The request trace: one JSON object per line for every decorated call, for replay by
 ``llmcache simulate --trace``.
 
-Fields (all always present; see docs/readme/library.md for their meaning)::
+Fields (all always present; see docs/library.md for their meaning)::
 
     ts, key, namespace, symbol, data_type, hit, model, input_tokens, output_tokens,
     cost_usd, latency_ms, cache_latency_ms, ttl_seconds

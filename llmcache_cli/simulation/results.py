@@ -236,7 +236,7 @@ def figures_dict(f: Figures) -> dict[str, Any]:
 
 
 def to_json(result: SimulationResult) -> dict[str, Any]:
-    """The stable JSON document of ``llmcache simulate --json`` (see docs/readme/simulate.md)."""
+    """The stable JSON document of ``llmcache simulate --json`` (see docs/simulate.md)."""
     doc: dict[str, Any] = {"source": result.source, "engine": result.engine}
     doc.update(figures_dict(result.totals))
     doc["per_data_type"] = [

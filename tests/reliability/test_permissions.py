@@ -1,4 +1,4 @@
-"""ACL users against a real server (issue 8): the rules docs/readme/reliability.md documents are
+"""ACL users against a real server (issue 8): the rules docs/reliability.md documents are
 applied as written, and shown to be enough and no more.
 
 - the read-only operator runs ``stats``, ``ttl``, ``large-keys``, ``get`` and ``policy``; its
