@@ -30,7 +30,7 @@ from tests.support.servers import RedisServer
 
 pytestmark = pytest.mark.redis
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "readme" / "reliability.md"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "reliability.md"
 PASSWORDS = {"llmcache-ro": "ro-Pw-1", "llmcache-rw": "rw-Pw-2", "llmcache-bot": "bot-Pw-3"}
 
 
