@@ -3,6 +3,8 @@ fakeredis client for pure-logic tests."""
 
 from __future__ import annotations
 
+import socket
+import threading
 from collections.abc import Iterator
 
 import fakeredis
@@ -63,3 +65,30 @@ def cluster_url(redis_cluster_procs: RedisClusterProcs) -> str:
     """The URL of one cluster node; every primary is flushed for this test."""
     redis_cluster_procs.flushall()
     return redis_cluster_procs.url
+
+
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    """A loopback listener that accepts connections and never answers."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                accepted.append(listener.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield listener.getsockname()[1]
+    stop.set()
+    thread.join()
+    for conn in accepted:
+        conn.close()
+    listener.close()

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
-from collections.abc import Iterator
 
 import pytest
 import redis
@@ -13,33 +10,6 @@ import redis
 from llmcache_cli.client import ClientOptions, connect
 from llmcache_cli.errors import AuthenticationFailed, ConnectionFailed, PermissionDenied, UsageError
 from tests.support.servers import RedisServer, free_port
-
-
-@pytest.fixture
-def silent_port() -> Iterator[int]:
-    """A loopback listener that accepts connections and never answers."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(64)
-    accepted: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        listener.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                accepted.append(listener.accept()[0])
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield listener.getsockname()[1]
-    stop.set()
-    thread.join()
-    for conn in accepted:
-        conn.close()
-    listener.close()
 
 
 @pytest.mark.redis

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import socket
-import threading
-from collections.abc import Coroutine, Iterator
+from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 import pytest
@@ -24,30 +22,3 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
 def settings() -> Settings:
     """The documented defaults, whatever the user's own config file says."""
     return Settings()
-
-
-@pytest.fixture
-def silent_port() -> Iterator[int]:
-    """A loopback listener that accepts connections and never answers."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(64)
-    accepted: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        listener.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                accepted.append(listener.accept()[0])
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield listener.getsockname()[1]
-    stop.set()
-    thread.join()
-    for conn in accepted:
-        conn.close()
-    listener.close()
