@@ -4,14 +4,7 @@ for a stampede, single-slot counters and locks, hash-tagged keys, invalidation h
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import subprocess
-import sys
-import textwrap
-import time
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,78 +18,33 @@ from llmcache_cli.keys import lock_key, parse_key, stats_key, symbol_index_key
 from tests.cache.conftest import run
 from tests.cluster.conftest import holders, keyspace
 from tests.support.cluster import RedisClusterProcs
+from tests.support.workers import finish, run_together, start
 
 pytestmark = pytest.mark.cluster
-
-ROOT = Path(__file__).resolve().parents[2]
-
-# One worker process: calls a decorated function once and prints what happened as JSON. Its
-# bookkeeping (LLM call count, start signal) goes through redis-py's own cluster client.
-WORKER = textwrap.dedent(
-    """
-    import asyncio, json, os, sys, time
-    import redis.cluster
-    from llmcache_cli import CacheService, cached
-    from llmcache_cli.config import Settings
-
-    label, data, wait_for_go = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3] == "1"
-    url = os.environ["LLMCACHE_REDIS_URL"]
-
-    async def main():
-        async with CacheService(settings=Settings(), timeout=2.0) as cache:
-            @cached(ttl=300, key_prefix="analysis", cache=cache)
-            async def analyze(symbol, data):
-                admin.incr("test:llm-calls")
-                await asyncio.sleep(float(os.environ.get("LLM_SECONDS", "0")))
-                return {"by": label, "inputs": data}
-
-            if wait_for_go:  # start together with the other workers
-                admin.incr("test:ready")
-                while not admin.exists("test:go"):
-                    time.sleep(0.002)
-            result = await analyze("AAPL", data)
-            return {
-                "result": result,
-                "key": analyze.cache_key("AAPL", data),
-                "hits": cache.stats.hits,
-                "misses": cache.stats.misses,
-                "cluster": cache.is_cluster,
-            }
-
-    admin = redis.cluster.RedisCluster.from_url(url)
-    print(json.dumps(asyncio.run(main())))
-    """
-)
-
-
-def start(
-    label: str, data: str, seed: str, url: str, go: bool, llm_seconds: float = 0
-) -> subprocess.Popen[str]:
-    env = {**os.environ, "PYTHONHASHSEED": seed, "LLMCACHE_REDIS_URL": url, "LLM_SECONDS": str(llm_seconds)}
-    return subprocess.Popen(
-        [sys.executable, "-c", WORKER, label, data, "1" if go else "0"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def finish(proc: subprocess.Popen[str]) -> dict[str, Any]:
-    out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 0, err
-    return json.loads(out)  # type: ignore[no-any-return]
 
 
 def test_processes_with_different_hash_seeds_share_entries_through_the_cluster(
     cluster_url: str, cluster: redis.cluster.RedisCluster
 ) -> None:
     first = finish(
-        start("first", '{"pe": 28.5, "growth": 0.12, "sector": "tech"}', "1", cluster_url, go=False)
+        start(
+            "first",
+            '{"pe": 28.5, "growth": 0.12, "sector": "tech"}',
+            "1",
+            cluster_url,
+            go=False,
+            cluster=True,
+        )
     )
     second = finish(
-        start("second", '{"sector": "tech", "growth": 0.12, "pe": 28.5}', "2", cluster_url, go=False)
+        start(
+            "second",
+            '{"sector": "tech", "growth": 0.12, "pe": 28.5}',
+            "2",
+            cluster_url,
+            go=False,
+            cluster=True,
+        )
     )
     assert first["cluster"] is True and second["cluster"] is True
     assert (first["hits"], first["misses"]) == (0, 1)
@@ -109,17 +57,11 @@ def test_processes_with_different_hash_seeds_share_entries_through_the_cluster(
 def test_concurrent_processes_make_one_llm_call_through_the_cluster_lock(
     cluster_url: str, cluster: redis.cluster.RedisCluster
 ) -> None:
-    workers = [start(f"w{i}", '{"pe": 10}', str(i), cluster_url, go=True, llm_seconds=1.0) for i in range(3)]
-    try:
-        while int(cluster.get("test:ready") or 0) < len(workers):
-            assert all(w.poll() is None for w in workers), "a worker died before the start"
-            time.sleep(0.01)
-        cluster.set("test:go", 1)
-        results = [finish(w) for w in workers]
-    finally:
-        for w in workers:
-            if w.poll() is None:
-                w.kill()
+    workers = [
+        start(f"w{i}", '{"pe": 10}', str(i), cluster_url, go=True, llm_seconds=1.0, cluster=True)
+        for i in range(3)
+    ]
+    results = run_together(workers, cluster)
     assert int(cluster.get("test:llm-calls")) == 1
     assert sorted((r["hits"], r["misses"]) for r in results) == [(0, 1), (1, 0), (1, 0)]
     assert len({r["result"]["by"] for r in results}) == 1
