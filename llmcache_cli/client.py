@@ -14,7 +14,7 @@ import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import redis
 import redis.asyncio
@@ -41,6 +41,7 @@ from llmcache_cli.errors import (
     ServerError,
     UsageError,
 )
+from llmcache_cli.keys import key_bytes, key_text
 from llmcache_cli.urls import DEFAULT_TIMEOUT, ClientOptions, RedisURL
 
 __all__ = [
@@ -111,7 +112,7 @@ def translate_error(
         )
     if isinstance(exc, rex.NoPermissionError) or text.startswith("NOPERM"):
         return PermissionDenied(
-            f"permission denied at {where}: {text}",
+            f"permission denied for ACL user {acl_user(url)!r} at {where}: {text}",
             hint="the ACL user lacks a command llmcache needs; see the README's ACL section",
         )
     if isinstance(
@@ -201,13 +202,13 @@ class RedisHandle:
         cluster = self.client
         assert isinstance(cluster, redis.cluster.RedisCluster)
         with self.translated():
-            name = cluster.nodes_manager.get_node_from_slot(key_slot(_as_bytes(key))).name
+            name = cluster.nodes_manager.get_node_from_slot(key_slot(key_bytes(key))).name
         for i, node in enumerate(self.nodes):
             if node.name == name:
                 return i
         raise ServerError(
             f"the Redis Cluster at {self.url.redacted} changed while llmcache ran: slot of "
-            f"{_as_bytes(key).decode('utf-8', 'backslashreplace')!r} is now served by {name}",
+            f"{key_text(key)!r} is now served by {name}",
             hint="rerun the command",
         )
 
@@ -248,16 +249,19 @@ class RedisHandle:
         self.close()
 
 
+def acl_user(url: RedisURL) -> str:
+    """The ACL user a (validated) URL logs in as: its user name, else Redis's ``default``."""
+    parts = urlsplit(url.url)
+    name = parts.username or dict(parse_qsl(parts.query)).get("username")
+    return unquote(name) if name else "default"
+
+
 def url_db(url: RedisURL) -> int:
     """The database number a (validated) URL names."""
     parts = urlsplit(url.url)
     query = dict(parse_qsl(parts.query))
     text = query.get("db", "0") if url.scheme == "unix" else parts.path.lstrip("/") or query.get("db", "0")
     return int(text)
-
-
-def _as_bytes(key: str | bytes) -> bytes:
-    return key if isinstance(key, bytes) else key.encode("utf-8")
 
 
 def connect(options: ClientOptions) -> RedisHandle:

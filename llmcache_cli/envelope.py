@@ -7,6 +7,7 @@ JSON written by other code, text that is not JSON, and bytes that are not text.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -24,6 +25,20 @@ META_FIELDS = (
 Kind = Literal["envelope", "json", "text", "binary"]
 
 
+def meta_number(meta: dict[str, Any] | None, name: str) -> float | None:
+    """A figure of an entry's meta (``cost_usd``, ``latency_ms``), which anyone may have
+    written: None unless it is a finite number >= 0 (one infinite cost would make every total
+    infinite, and JSON has no infinity)."""
+    value = (meta or {}).get(name)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:  # an integer of 400 digits
+        return None
+    return number if math.isfinite(number) and number >= 0 else None
+
+
 @dataclass(frozen=True)
 class Entry:
     kind: Kind
@@ -33,17 +48,11 @@ class Entry:
     @property
     def cost_usd(self) -> float:
         """What this entry cost to make (0.0 when unknown)."""
-        value = (self.meta or {}).get("cost_usd")
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
-            return float(value)
-        return 0.0
+        return meta_number(self.meta, "cost_usd") or 0.0
 
     @property
     def latency_ms(self) -> float:
-        value = (self.meta or {}).get("latency_ms")
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
-            return float(value)
-        return 0.0
+        return meta_number(self.meta, "latency_ms") or 0.0
 
 
 def encode_envelope(result: Any, meta: dict[str, Any]) -> bytes:
@@ -52,8 +61,15 @@ def encode_envelope(result: Any, meta: dict[str, Any]) -> bytes:
     ).encode("utf-8")
 
 
+def _finite_or_none(text: str) -> float | None:
+    value = float(text)
+    return value if math.isfinite(value) else None
+
+
 def decode_entry(raw: bytes | str) -> Entry:
-    """Never raises: unknown content comes back as ``text`` or ``binary``."""
+    """Never raises: unknown content comes back as ``text`` or ``binary``. A number JSON cannot
+    carry (``NaN``, ``Infinity``, ``1e400``, which Python reads as infinity) reads as null, so
+    whatever is decoded can be written out as strict JSON again."""
     if isinstance(raw, bytes):
         try:
             text = raw.decode("utf-8")
@@ -62,7 +78,7 @@ def decode_entry(raw: bytes | str) -> Entry:
     else:
         text = raw
     try:
-        value = json.loads(text)
+        value = json.loads(text, parse_float=_finite_or_none, parse_constant=lambda _: None)
     except (ValueError, RecursionError):
         return Entry("text", text, None)
     if isinstance(value, dict) and set(value) == {"result", "meta"} and isinstance(value["meta"], dict):

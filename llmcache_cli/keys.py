@@ -27,11 +27,12 @@ DEFAULT_STOCK_ENTITY = "stock"
 KEY_PATTERNS: tuple[str, ...] = ("symbol", "data-hash", "time-bucket", "model")
 _VERSION_RE = re.compile(r"^v\d+$")
 _GLOB_SPECIALS = re.compile(r"([*?\[\]\\])")
+_SURROGATES = re.compile("[\ud800-\udfff]")
 HASH_HEX_CHARS = 16
 
 
 class InvalidKeyPart(ValueError):
-    """A key part that cannot be used (empty, contains ':' or control characters)."""
+    """A key part that cannot be used (empty, holds ':' or control characters, not UTF-8)."""
 
 
 def check_segment(value: str, what: str) -> str:
@@ -42,9 +43,27 @@ def check_segment(value: str, what: str) -> str:
         raise InvalidKeyPart(f"{what} {value!r} must not contain ':'")
     if any(ord(c) < 32 or ord(c) == 127 for c in value):
         raise InvalidKeyPart(f"{what} {value!r} must not contain control characters")
+    if _SURROGATES.search(value):  # bytes typed in a shell that are not UTF-8 (see key_bytes)
+        raise InvalidKeyPart(f"{what} '{key_text(value)}' must be UTF-8 text")
     if value.startswith("{") or value.endswith("}"):
         raise InvalidKeyPart(f"{what} {value!r} must not start with '{{' or end with '}}' (hash tag)")
     return value
+
+
+def key_bytes(key: str | bytes) -> bytes:
+    """A key or SCAN pattern as the bytes Redis holds: UTF-8, except that the surrogate escapes
+    Python makes of command-line bytes that are not UTF-8 (``raw:\\udcff``) become those bytes
+    again (``os.fsencode``'s rule), so a key typed in a shell is the key stored."""
+    return key if isinstance(key, bytes) else key.encode("utf-8", "surrogateescape")
+
+
+def key_text(key: str | bytes) -> str:
+    """A key or pattern for display and JSON: always valid text, bytes that are not UTF-8
+    shown as ``\\x..`` escapes (a lone surrogate no shell makes, as ``\\ud800``)."""
+    try:
+        return key_bytes(key).decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:
+        return str(key).encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def escape_glob(text: str) -> str:
@@ -113,6 +132,12 @@ def input_hash(data: Any, length: int = HASH_HEX_CHARS) -> str:
 
 
 def format_identifier(symbol: str, hash_tag: bool) -> str:
+    """``{AAPL}`` for Redis Cluster: the slot is hashed from the text between the key's first
+    '{' and the first '}' after it, so a tagged symbol may hold '{' but never '}'."""
+    if hash_tag and "}" in symbol:
+        raise InvalidKeyPart(
+            f"identifier {symbol!r} cannot be a cluster hash tag: Redis Cluster ends a tag at its first '}}'"
+        )
     return "{" + symbol + "}" if hash_tag else symbol
 
 
@@ -238,7 +263,7 @@ def parse_key(key: str | bytes) -> ParsedKey | None:
     tagged = len(identifier) > 2 and identifier.startswith("{") and identifier.endswith("}")
     if tagged:
         identifier = identifier[1:-1]
-        if "{" in identifier or "}" in identifier:
+        if "}" in identifier:  # the tag would end inside it (see format_identifier)
             return None
     return ParsedKey(parts[0], parts[1], identifier, tuple(parts[3:]), tagged)
 

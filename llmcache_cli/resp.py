@@ -17,6 +17,8 @@ from typing import Any
 import redis.exceptions as rex
 from redis.connection import ConnectionPool
 
+from llmcache_cli.keys import key_bytes
+
 try:  # redis-py's hiredis parser marks "no complete reply buffered yet" with this sentinel
     from redis._parsers.hiredis import NOT_ENOUGH_DATA as _NEED_MORE
 except ImportError:  # pragma: no cover - other redis-py layouts fall back to read_response
@@ -27,10 +29,8 @@ KEY = object()  # placeholder for the key in a per-key command template
 
 
 def _arg(part: Any) -> bytes:
-    if isinstance(part, bytes):
-        return part
-    if isinstance(part, str):
-        return part.encode("utf-8")
+    if isinstance(part, (bytes, str)):
+        return key_bytes(part)
     if isinstance(part, int) and not isinstance(part, bool):
         return str(part).encode()
     raise TypeError(f"command arguments are bytes, str or int, not {type(part).__name__}")

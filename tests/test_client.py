@@ -63,5 +63,6 @@ def test_wrong_password_and_missing_permission(real_redis: redis.Redis, redis_se
         with connect(good) as handle, pytest.raises(PermissionDenied) as denied, handle.translated():
             handle.client.set("x", "1")
         assert "goodpw" not in denied.value.one_line() and "ACL" in denied.value.one_line()
+        assert "ACL user 'reader'" in denied.value.one_line() and "'set' command" in denied.value.one_line()
     finally:
         real_redis.acl_deluser("reader")

@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from llmcache_cli import invalidation as inv
 from llmcache_cli.client import ClientOptions, RedisHandle, connect
 from llmcache_cli.envelope import encode_envelope
-from llmcache_cli.errors import PartialFailure, UsageError
+from llmcache_cli.errors import PartialFailure, PermissionDenied, ServerError, UsageError
+from llmcache_cli.invalidation.deletion import deletion_failed
 from llmcache_cli.keys import symbol_index_key
 from tests.support.servers import RedisServer
 
@@ -482,3 +483,20 @@ def test_concurrent_writers_do_not_break_a_deletion(real_redis: redis.Redis, han
         thread.join()
     assert not any(k.startswith(b"analysis:stock:AAPL:") for k in keyspace(real_redis))
     assert sum(1 for k in keyspace(real_redis) if k.startswith(b"analysis:stock:AAPLX:")) == 1500
+
+
+def test_a_refused_deletion_is_a_permission_problem_not_a_server_failure() -> None:
+    """Rerunning as the same user would be refused again: the line says so, and names the
+    user and the command (both in the translated error's message)."""
+    denied = PermissionDenied(
+        "permission denied for ACL user 'ro' at redis://ro:***@h:6379/0: "
+        "no permissions to run the 'unlink' command",
+        hint="the ACL user lacks a command llmcache needs; see the README's ACL section",
+    )
+    line = deletion_failed(3, "40 previewed", denied).one_line()
+    assert line.startswith("deleted 3 of 40 previewed keys, then the server refused: permission denied")
+    assert "'ro'" in line and "'unlink'" in line and "rerun as a user allowed to delete" in line
+    assert "server failed" not in line and "rerun the same command" not in line
+    failed = deletion_failed(3, "40 previewed", ServerError("Redis did not answer", hint="is it up?"))
+    assert "before the server failed" in failed.message and failed.done == 3
+    assert failed.hint is not None and failed.hint.startswith("is it up?; then rerun the same command")

@@ -12,6 +12,7 @@ import pytz
 import redis
 from hypothesis import given
 from hypothesis import strategies as st
+from redis.crc import key_slot
 
 from llmcache_cli.keys import (
     InvalidKeyPart,
@@ -20,7 +21,9 @@ from llmcache_cli.keys import (
     data_hash_key,
     escape_glob,
     input_hash,
+    key_bytes,
     key_has_symbol,
+    key_text,
     model_key,
     parse_key,
     symbol_key,
@@ -72,10 +75,11 @@ segment = st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), min
 
 @given(ns=segment, ent=segment, ident=segment, quals=st.lists(segment, max_size=3), tag=st.booleans())
 def test_build_then_parse_round_trips(ns: str, ent: str, ident: str, quals: list[str], tag: bool) -> None:
-    parsed = parse_key(build_key(ns, ent, ident, *quals, hash_tag=tag))
-    if tag and ("{" in ident or "}" in ident):
-        assert parsed is None  # nested braces are not a valid hash tag
+    if tag and "}" in ident:  # Redis Cluster would end the tag inside the identifier
+        with pytest.raises(InvalidKeyPart, match="hash tag"):
+            build_key(ns, ent, ident, *quals, hash_tag=tag)
         return
+    parsed = parse_key(build_key(ns, ent, ident, *quals, hash_tag=tag))
     assert parsed is not None
     assert (parsed.namespace, parsed.entity, parsed.identifier, parsed.qualifiers) == (
         ns,
@@ -84,6 +88,34 @@ def test_build_then_parse_round_trips(ns: str, ent: str, ident: str, quals: list
         tuple(quals),
     )
     assert parsed.hash_tagged == tag
+
+
+def test_a_hash_tag_is_exactly_the_symbol() -> None:
+    """Redis Cluster hashes the text from the key's first '{' to the first '}' after it: a '{'
+    inside the symbol is part of the tag, a '}' would end it early, so it cannot be tagged."""
+    key = build_key("analysis", "stock", "A{B", "v1", hash_tag=True)
+    assert key == "analysis:stock:{A{B}:v1" and key_slot(key.encode()) == key_slot(b"A{B")
+    parsed = parse_key(key)
+    assert parsed is not None and (parsed.identifier, parsed.hash_tagged) == ("A{B", True)
+    with pytest.raises(InvalidKeyPart, match="cannot be a cluster hash tag"):
+        build_key("analysis", "stock", "A}B", "v1", hash_tag=True)
+    assert parse_key("analysis:stock:{A}B}:v1") is None  # its tag would be "A"
+    assert key_has_symbol(build_key("analysis", "stock", "A}B", "v1"), "A}B")  # untagged: fine
+
+
+def test_key_bytes_gives_back_the_bytes_a_shell_typed() -> None:
+    typed = b"raw:\xff\xfe".decode("utf-8", "surrogateescape")  # what sys.argv holds
+    assert key_bytes(typed) == key_bytes(b"raw:\xff\xfe") == b"raw:\xff\xfe"
+    assert key_bytes("analysis:stock:é") == "analysis:stock:é".encode()
+    assert key_text(typed) == key_text(b"raw:\xff\xfe") == "raw:\\xff\\xfe"
+    assert key_text("é") == "é" and key_text("a\ud800") == "a\\ud800"  # no shell makes that one
+
+
+@pytest.mark.parametrize("typed", [b"\xff\xfe".decode("utf-8", "surrogateescape"), "A\ud800"])
+def test_a_segment_must_be_utf8_text(typed: str) -> None:
+    """No key of the schema can hold a symbol that is not UTF-8 (parse_key reads UTF-8)."""
+    with pytest.raises(InvalidKeyPart, match="must be UTF-8 text"):
+        symbol_key("analysis", typed)
 
 
 def test_escape_glob() -> None:

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from llmcache_cli.envelope import META_FIELDS, Entry
+from llmcache_cli.envelope import META_FIELDS, meta_number
 from llmcache_cli.keys import InvalidKeyPart, check_segment, data_type_of, parse_key
 
 
@@ -60,20 +59,14 @@ class Lookup:
 
     @property
     def cost_usd(self) -> float:
-        return _finite(Entry("envelope", self.value, self.meta).cost_usd)
+        return meta_number(self.meta, "cost_usd") or 0.0
 
     @property
     def llm_latency_ms(self) -> float:
-        return _finite(Entry("envelope", self.value, self.meta).latency_ms)
+        return meta_number(self.meta, "latency_ms") or 0.0
 
     def with_latency(self, latency_ms: float) -> Lookup:
         return dataclasses.replace(self, latency_ms=latency_ms)
-
-
-def _finite(value: float) -> float:
-    """A figure from an entry's meta, which anyone may have written: ``1e400`` parses as
-    infinity, and one infinite cost would make every total infinite."""
-    return value if math.isfinite(value) else 0.0
 
 
 MISS_FAILED = Lookup(hit=False, failed=True)

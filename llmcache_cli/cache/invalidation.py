@@ -30,6 +30,7 @@ from llmcache_cli.keys import (
     check_segment,
     escape_glob,
     is_internal,
+    key_bytes,
     parse_key,
     symbol_index_key,
     symbol_match_patterns,
@@ -166,8 +167,10 @@ async def _scan_step(
     client: redis.asyncio.Redis, node: Any, cursor: int, pattern: str
 ) -> tuple[int, list[bytes]]:
     if node is None:
-        next_cursor, keys = await client.scan(cursor=cursor, match=pattern, count=SCAN_COUNT)
+        next_cursor, keys = await client.scan(cursor=cursor, match=key_bytes(pattern), count=SCAN_COUNT)
     else:  # a cluster primary: redis-py answers {node name: cursor}, keys
-        cursors, keys = await client.scan(cursor=cursor, match=pattern, count=SCAN_COUNT, target_nodes=node)
+        cursors, keys = await client.scan(
+            cursor=cursor, match=key_bytes(pattern), count=SCAN_COUNT, target_nodes=node
+        )
         next_cursor = next(iter(cursors.values())) if isinstance(cursors, dict) else cursors
-    return int(next_cursor), [k if isinstance(k, bytes) else k.encode() for k in keys]
+    return int(next_cursor), [key_bytes(k) for k in keys]

@@ -21,8 +21,9 @@ class AppContext:
     debug: bool = False
 
     def with_url(self, url: str | None) -> AppContext:
-        """A command's own ``--url`` (given after the command) wins over the global one."""
-        if not url:
+        """A command's own ``--url`` (given after the command) wins over the global one. An
+        empty one is a usage error (``parse_redis_url``), as the global ``--url ""`` is."""
+        if url is None:
             return self
         fresh = ClientOptions.from_flags(url, self.options.timeout, self.options.cluster)
         return replace(self, options=fresh)

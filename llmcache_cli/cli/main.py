@@ -39,8 +39,28 @@ def secrets_in(args: Sequence[str], env: dict[str, str] | os._Environ[str]) -> R
     return redactor
 
 
+MAX_ERROR_LINE = 1000  # characters: an error line stays readable whatever the user typed
+MAX_ERROR_WORD = 200  # characters of one word (a value echoed back) before its middle goes
+
+
+def elide(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters by replacing its middle with '…'."""
+    if len(text) <= limit:
+        return text
+    head = (limit - 1) // 2
+    return text[:head] + "…" + text[len(text) - (limit - 1 - head) :]
+
+
+def error_line(message: str, redact: Redactor) -> str:
+    """One line, redacted first (so no elision can split a password out of reach of the
+    redactor), then shortened: long words lose their middles, then the line does."""
+    words = redact(" ".join(message.split())).split(" ")
+    line = f"{PROG}: error: " + " ".join(elide(word, MAX_ERROR_WORD) for word in words)
+    return elide(line, MAX_ERROR_LINE)
+
+
 def fail(message: str, code: int, redact: Redactor) -> int:
-    sys.stderr.write(f"{PROG}: error: {redact(' '.join(message.split()))}\n")
+    sys.stderr.write(error_line(message, redact) + "\n")
     sys.stderr.flush()
     return code
 

@@ -21,8 +21,12 @@ def stderr_console() -> Console:
     return Console(file=sys.stderr, soft_wrap=True)
 
 
-def emit_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+def emit_json(data: Any, *, compact: bool = False) -> None:
+    """``data`` as strict JSON (``compact``: on one line). NaN and Infinity are not JSON, so
+    they raise here rather than reach another program that reads the output."""
+    layout: dict[str, Any] = {"separators": (",", ":")} if compact else {"indent": 2}
+    text = json.dumps(data, ensure_ascii=False, allow_nan=False, default=str, **layout)
+    sys.stdout.write(text + "\n")
     sys.stdout.flush()
 
 

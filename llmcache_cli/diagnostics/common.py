@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from llmcache_cli.client import RedisHandle
-from llmcache_cli.keys import INTERNAL_PREFIX, SEPARATOR, data_type_of
+from llmcache_cli.keys import INTERNAL_PREFIX, SEPARATOR, data_type_of, key_text
 
 INTERNAL_NAMESPACE = "llmcache (internal)"  # llmcache's own bookkeeping keys (llmcache:...)
 NO_NAMESPACE = "(no namespace)"  # keys without a ':'
@@ -18,9 +18,7 @@ _INTERNAL = INTERNAL_PREFIX.rstrip(SEPARATOR).encode()
 _SEP = SEPARATOR.encode()
 
 
-def display_key(key: bytes) -> str:
-    """A key as text; bytes that are not UTF-8 are shown as \\x.. escapes."""
-    return key.decode("utf-8", "backslashreplace")
+display_key = key_text  # a key as text; bytes that are not UTF-8 are shown as \x.. escapes
 
 
 def namespace_bytes(key: bytes) -> bytes:

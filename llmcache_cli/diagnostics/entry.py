@@ -16,9 +16,9 @@ from redis.exceptions import ResponseError
 
 from llmcache_cli.client import RedisHandle
 from llmcache_cli.diagnostics.common import display_key, namespace_bytes, namespace_label, ttl_seconds
-from llmcache_cli.envelope import decode_entry
+from llmcache_cli.envelope import decode_entry, meta_number
 from llmcache_cli.errors import LLMCacheError
-from llmcache_cli.keys import parse_key
+from llmcache_cli.keys import key_bytes, parse_key
 
 MAX_ITEMS = 100
 MAX_STRING_BYTES = 1024 * 1024
@@ -42,10 +42,7 @@ class EntryView:
 
     @property
     def cost_usd(self) -> float | None:
-        value = (self.meta or {}).get("cost_usd")
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        return None
+        return meta_number(self.meta, "cost_usd")
 
 
 def text(raw: Any) -> Any:
@@ -61,7 +58,7 @@ def read_entry(
     max_items: int = MAX_ITEMS,
 ) -> EntryView:
     """Everything ``get`` shows. A missing key is an error (exit 1) with a hint."""
-    raw_key = key.encode("utf-8")
+    raw_key = key_bytes(key)
     client = handle.client
     with handle.translated():
         pipe = client.pipeline(transaction=False)

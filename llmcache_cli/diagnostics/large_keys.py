@@ -24,6 +24,7 @@ from llmcache_cli.diagnostics.common import (
     pct,
     ttl_seconds,
 )
+from llmcache_cli.keys import key_text
 from llmcache_cli.scan import KEY, KeyCommands, each_node, scan_batches
 
 Progress = Callable[[int], None]
@@ -98,7 +99,7 @@ def find_large_keys(
         vanished=vanished,
         top=top,
         samples=samples,
-        pattern=pattern,
+        pattern=None if pattern is None else key_text(pattern),
         keys=_describe(handle, largest),
         namespaces=tally.rows(),
         total_memory_bytes=tally.memory_bytes,

@@ -23,7 +23,7 @@ from llmcache_cli.diagnostics.ttl_tally import (
     TTLTally,
     TypeTTL,
 )
-from llmcache_cli.keys import key_has_symbol, symbol_match_patterns
+from llmcache_cli.keys import key_bytes, key_has_symbol, key_text, symbol_match_patterns
 from llmcache_cli.policy import TTLPolicy
 from llmcache_cli.scan import KEY, SCAN_COUNT, Batch, BatchScan, KeyCommands, each_node, scan_batches
 
@@ -76,7 +76,7 @@ def inspect_ttls(
     exact = sample is None
     try:
         if keys is not None:
-            _named_keys(handle, tally, list(dict.fromkeys(k.encode("utf-8") for k in keys)))
+            _named_keys(handle, tally, list(dict.fromkeys(map(key_bytes, keys))))
             exact = True
         else:
             exact = _scan(handle, tally, pattern, symbol, stock_entities, sample, on_progress)
@@ -110,8 +110,11 @@ def _selection(
     pattern: str | None, symbol: str | None, keys: Sequence[str] | None, sample: int | None
 ) -> str:
     if keys is not None:
-        return "keys " + ", ".join(keys)
-    what = f"keys matching {pattern}" if pattern else f"keys of symbol {symbol}" if symbol else "keys"
+        return "keys " + ", ".join(map(key_text, keys))
+    if pattern:
+        what = f"keys matching {key_text(pattern)}"
+    else:
+        what = f"keys of symbol {key_text(symbol)}" if symbol else "keys"
     if sample:
         return f"a sample of about {sample} {what}"
     return what if pattern or symbol else "all keys"

@@ -3,7 +3,8 @@ half-way reports.
 
 A deletion interrupted by a server failure or Ctrl-C says how many keys are already gone and
 that a rerun finishes the job: deleted keys are simply not found again, so rerunning the same
-command is always safe.
+command is always safe. A deletion the ACL refuses says so instead: rerunning as the same user
+would be refused again.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any, TypeVar
 from redis.crc import key_slot
 
 from llmcache_cli.client import RedisHandle
-from llmcache_cli.errors import PartialFailure, RedisOperationError
+from llmcache_cli.errors import PartialFailure, PermissionDenied, RedisOperationError
 from llmcache_cli.invalidation.results import Invalidation, InvalidationInterrupted, TargetResult
 from llmcache_cli.scan import fetch
 
@@ -68,13 +69,22 @@ def check_replies(replies: Iterable[Any]) -> None:
             raise reply
 
 
+_GRANT_HINT = "rerun as a user allowed to delete, or once the ACL allows it"
+
+
 def _rerun_hint(hint: str | None) -> str:
     rerun = "rerun the same command to finish the job (deleted keys are not found again)"
     return f"{hint}; then {rerun}" if hint else rerun
 
 
-def server_failed(deleted: int, matched: str, exc: RedisOperationError) -> PartialFailure:
+def deletion_failed(deleted: int, matched: str, exc: RedisOperationError) -> PartialFailure:
     """``matched`` reads e.g. "12 matched so far" or "40 previewed"."""
+    if isinstance(exc, PermissionDenied):  # the message names the user and the refused command
+        return PartialFailure(
+            f"deleted {deleted} of {matched} keys, then the server refused: {exc.message}",
+            hint="; ".join(filter(None, (exc.hint, _GRANT_HINT))),
+            done=deleted,
+        )
     return PartialFailure(
         f"deleted {deleted} of {matched} keys before the server failed: {exc.message}",
         hint=_rerun_hint(exc.hint),
@@ -126,5 +136,5 @@ def delete_previewed(
     except KeyboardInterrupt:
         raise interrupted(deleted, f"{preview.matched} previewed") from None
     except RedisOperationError as exc:
-        raise server_failed(deleted, f"{preview.matched} previewed", exc) from None
+        raise deletion_failed(deleted, f"{preview.matched} previewed", exc) from None
     return Invalidation(False, tuple(done), preview.sample_keys)

@@ -26,14 +26,15 @@ from llmcache_cli.invalidation.deletion import (
     Progress,
     by_node,
     check_replies,
+    deletion_failed,
     index_keys_on,
     interrupted,
-    server_failed,
     srem_elsewhere,
     unlink_groups,
 )
 from llmcache_cli.invalidation.results import SAMPLE_KEYS, Invalidation, Plan, PlannedTarget, TargetResult
 from llmcache_cli.invalidation.selection import Target
+from llmcache_cli.keys import key_bytes, key_text
 from llmcache_cli.scan import KEY, SCAN_COUNT, Batch, KeyCommands, fetch, node_sizes, scan_batches
 
 __all__ = ["SCAN_COUNT", "plan", "run"]
@@ -71,7 +72,7 @@ def _index_sizes(handle: RedisHandle, index_keys: Sequence[str]) -> dict[str, in
     for node_i, keys in by_node(handle, index_keys).items():
         node = handle.nodes[node_i]
         with handle.translated(node):
-            replies = fetch(node, [k.encode() for k in keys], _TYPE_AND_SCARD, check=False).replies
+            replies = fetch(node, [key_bytes(k) for k in keys], _TYPE_AND_SCARD, check=False).replies
         for i, key in enumerate(keys):
             if replies[2 * i] in (b"set", "set") and isinstance(replies[2 * i + 1], int):
                 present[key] = replies[2 * i + 1]
@@ -185,7 +186,7 @@ class _Run:
             if self.keep_keys:
                 tally.keys.append((node_i, key))
             if len(self.samples) < SAMPLE_KEYS:
-                self.samples.append(key.decode("utf-8", "backslashreplace"))
+                self.samples.append(key_text(key))
         check_replies(batch.tail)
         if self.delete and batch.keys:
             srem_elsewhere(self.handle, elsewhere, batch.keys)
@@ -223,7 +224,7 @@ class _Run:
         for node_i, index_keys in by_node(self.handle, tally.planned.target.index_keys).items():
             node = self.handle.nodes[node_i]
             with self.handle.translated(node):
-                batch = fetch(node, [k.encode() for k in index_keys], SMEMBERS, check=False)
+                batch = fetch(node, [key_bytes(k) for k in index_keys], SMEMBERS, check=False)
                 for reply in batch.replies:
                     if not _is_wrongtype(reply):  # an index that is not a set is no index
                         check_replies([reply])
@@ -274,5 +275,5 @@ def run(
         if not delete:
             raise
         so_far = work.result(complete=False)
-        raise server_failed(so_far.deleted, f"{so_far.matched} matched so far", exc) from None
+        raise deletion_failed(so_far.deleted, f"{so_far.matched} matched so far", exc) from None
     return work.result()

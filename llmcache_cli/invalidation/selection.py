@@ -21,6 +21,7 @@ from llmcache_cli.keys import (
     check_segment,
     escape_glob,
     is_internal,
+    key_text,
     parse_key,
     symbol_index_key,
     symbol_match_patterns,
@@ -42,7 +43,7 @@ class Target:
     """One thing the operator asked to remove: a symbol, a raw glob, or a cache version."""
 
     kind: Kind
-    label: str
+    label: str  # for display: valid text (key_text), whatever bytes were typed
     patterns: tuple[str, ...]
     index_keys: tuple[str, ...] = ()
     symbol: str | None = None
@@ -109,7 +110,7 @@ def symbol_targets(
         out.append(
             Target(
                 "symbol",
-                symbol,
+                key_text(symbol),
                 tuple(patterns),
                 index_keys,
                 symbol=symbol,
@@ -135,7 +136,7 @@ def pattern_target(glob: str, data_types: frozenset[str] | None = None, allow_al
             f"refusing --pattern {shown}: it would match every key",
             hint="add --all if you really mean every cache key; llmcache:* bookkeeping is always kept",
         )
-    return Target("pattern", glob or "*", (glob or "*",), data_types=data_types)
+    return Target("pattern", key_text(glob or "*"), (glob or "*",), data_types=data_types)
 
 
 def version_target(version: str, namespace: str | None = None) -> Target:

@@ -88,6 +88,24 @@ def test_version_and_hash_tag_come_from_settings(settings: Settings) -> None:
     assert fundamentals.cache_key("AAPL") == "fundamental:stock:{AAPL}:v7"  # type: ignore[attr-defined]
 
 
+def test_a_symbol_that_cannot_be_a_hash_tag_runs_uncached(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Redis Cluster ends a tag at its first '}': such a symbol gets no key, and the call still
+    runs (uncached, with a warning); a '{' inside is part of the tag."""
+    cache = offline_cache(dataclasses.replace(settings, hash_tag="always"))
+
+    @cached(data_type="fundamental", cache=cache)
+    async def fundamentals(symbol: str) -> str:
+        return symbol.lower()
+
+    assert fundamentals.cache_key("A{B") == "fundamental:stock:{A{B}:v1"  # type: ignore[attr-defined]
+    with pytest.raises(ValueError, match="cannot be a cluster hash tag"):
+        fundamentals.cache_key("A}B")  # type: ignore[attr-defined]
+    assert run(fundamentals("A}B")) == "a}b"
+    assert "cannot build a cache key" in caplog.text and cache.stats.errors == 1
+
+
 def test_decorator_arguments_are_checked() -> None:
     with pytest.raises(ValueError):
         cached(ttl=0)

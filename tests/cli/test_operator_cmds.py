@@ -66,6 +66,8 @@ def test_stats_watch_refreshes(cli: Invoke, mixed_url: str, real_redis: redis.Re
         ["stats", "--json", "--format", "prometheus"],
         ["stats", "--count", "2"],
         ["stats", "--watch", "0"],
+        ["stats", "--watch", "86401"],
+        ["stats", "--url", ""],
         ["stats", "--format", "xml"],
         ["large-keys", "--top", "0"],
         ["large-keys", "--samples", "-1"],
@@ -122,6 +124,39 @@ def test_get_shows_entries_and_odd_values(cli: Invoke, mixed_url: str) -> None:
     assert binary.exit_code == 0 and "\\xff\\xfe" in binary.stdout
     missing = cli("--url", mixed_url, "get", "analysis:stock:NOPE:v1")
     assert missing.exit_code == 1 and "does not exist" in missing.stderr and missing.stdout == ""
+
+
+def test_keys_that_are_not_utf8_are_found_and_shown(
+    cli: Invoke, redis_url: str, real_redis: redis.Redis
+) -> None:
+    """A key typed in a shell as bytes that are not UTF-8 is those bytes (surrogateescape, as
+    ``os.fsencode``), and is shown with \\x.. escapes, in JSON and tables alike."""
+    real_redis.set(b"raw:\xff\xfe", b'{"result": 1, "meta": {"cost_usd": 0.5}}')
+    typed = b"raw:\xff\xfe".decode("utf-8", "surrogateescape")  # what sys.argv holds
+    shown = "raw:\\xff\\xfe"
+    entry = json_of(cli("--url", redis_url, "get", typed, "--json"))
+    assert (entry["key"], entry["value"], entry["cost_usd"]) == (shown, 1, 0.5)
+    ttl = json_of(cli("--url", redis_url, "ttl", "--key", typed, "--json"))
+    assert ttl["scanned"] == 1 and ttl["selection"] == f"keys {shown}"
+    large = json_of(cli("--url", redis_url, "large-keys", "--pattern", typed, "--json"))
+    assert [k["key"] for k in large["keys"]] == [shown] and large["pattern"] == shown
+    table = cli("--url", redis_url, "large-keys", "--pattern", typed)
+    assert table.exit_code == 0 and shown in table.stdout
+    gone = json_of(cli("--url", redis_url, "invalidate", "--pattern", typed, "--yes", "--json"))
+    assert gone["deleted"] == 1 and gone["targets"][0]["target"] == shown
+    assert not real_redis.exists(b"raw:\xff\xfe")
+
+
+def test_poisoned_numbers_are_never_printed_as_non_json(
+    cli: Invoke, redis_url: str, real_redis: redis.Redis
+) -> None:
+    """Numbers JSON cannot carry (1e400 reads as infinity, NaN) come out as null."""
+    real_redis.set("analysis:stock:AAPL:v1", b'{"result": [1e400, NaN], "meta": {"cost_usd": 1e400}}')
+    result = cli("--url", redis_url, "get", "analysis:stock:AAPL:v1", "--json")
+    data = json.loads(result.stdout, parse_constant=lambda name: pytest.fail(f"{name} in the output"))
+    assert data["value"] == [None, None] and data["cost_usd"] is None and data["meta"]["cost_usd"] is None
+    preview = cli("--url", redis_url, "invalidate", "AAPL", "--dry-run", "--json")
+    assert json.loads(preview.stdout, parse_constant=pytest.fail)["regen_cost_usd"] == 0.0
 
 
 @contextlib.contextmanager

@@ -240,11 +240,6 @@ def test_bot_rule_cannot_touch_what_it_does_not_need(acl_server: RedisServer) ->
     bot.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="invalidation/deletion.py server_failed(): a refused UNLINK is worded 'before the server "
-    "failed' and advises 'rerun the same command to finish the job', which cannot help",
-)
 def test_permission_failure_is_not_called_a_server_failure(
     cli: Invoke, acl_server: RedisServer, acl: redis.Redis
 ) -> None:

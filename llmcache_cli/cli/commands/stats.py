@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import math
 import sys
 import time
 from collections.abc import Callable
@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from llmcache_cli.diagnostics.stats import StatsReport
 
 DEFAULT_SAMPLE = 10_000  # llmcache_cli.diagnostics.stats.DEFAULT_SAMPLE (imported when run)
+MIN_WATCH_SECONDS = 0.01
+MAX_WATCH_SECONDS = 86_400.0  # a day: a longer refresh is a typo (and inf overflows the sleep)
 
 HELP = """The metrics dashboard: server (version, memory, clients, ops/s), keyspace (keys, TTLs,
 hit rate, evictions), the LLM cache's own counters (hit rate, $ spent, $ saved, time saved),
@@ -55,10 +57,26 @@ FullOpt = Annotated[bool, typer.Option("--full", help="Measure every key for the
 SampleOpt = Annotated[
     int, typer.Option("--sample", metavar="N", min=1, help="Keys sampled for the breakdown.")
 ]
+
+
+def _check_watch(value: float | None) -> float | None:
+    """At parse time, before any connection: a refresh interval ``time.sleep`` can honour."""
+    if value is not None and not (math.isfinite(value) and MIN_WATCH_SECONDS <= value <= MAX_WATCH_SECONDS):
+        raise UsageError(
+            f"--watch must be a finite number of seconds between {MIN_WATCH_SECONDS:g} and "
+            f"{MAX_WATCH_SECONDS:g}, got {value:g}"
+        )
+    return value
+
+
 WatchOpt = Annotated[
     float | None,
     typer.Option(
-        "--watch", metavar="SECONDS", min=0.01, show_default=False, help="Refresh every SECONDS until Ctrl-C."
+        "--watch",
+        metavar="SECONDS",
+        callback=_check_watch,
+        show_default=False,
+        help=f"Refresh every SECONDS until Ctrl-C. [{MIN_WATCH_SECONDS:g}<=x<={MAX_WATCH_SECONDS:g}]",
     ),
 ]
 CountOpt = Annotated[
@@ -75,11 +93,7 @@ def _emit(report: StatsReport, fmt: Format, compact: bool = False) -> None:
     from llmcache_cli.diagnostics.stats_output import as_json, prometheus
 
     if fmt is Format.json:
-        if compact:  # --watch: one JSON document per line
-            sys.stdout.write(json.dumps(as_json(report), separators=(",", ":")) + "\n")
-            sys.stdout.flush()
-        else:
-            emit_json(as_json(report))
+        emit_json(as_json(report), compact=compact)  # --watch: one JSON document per line
     elif fmt is Format.prometheus:
         sys.stdout.write(prometheus(report))
         sys.stdout.flush()
