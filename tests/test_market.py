@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
 
 import holidays
 import pytest
@@ -231,3 +233,38 @@ def test_holiday_lookups_are_cached_per_year(monkeypatch: pytest.MonkeyPatch) ->
     assert sessions[0].date == D(2020, 1, 2) and sessions[-1].date.year == 2021
     assert calendar.sessions_between(D(2020, 6, 1), D(2021, 6, 1))
     assert sorted(years) == [2020, 2021]
+
+
+def test_the_nyse_class_loaded_alone_is_the_packages() -> None:
+    """market.nyse_class() loads the NYSE module by itself (not via holidays.financial, which
+    imports every exchange and country): the same holidays, closures and early closes."""
+    from holidays.financial.ny_stock_exchange import NewYorkStockExchange
+
+    loaded = market.nyse_class()
+    assert loaded.__name__ == NewYorkStockExchange.__name__ and loaded.market == NewYorkStockExchange.market
+    for year in (1900, 1929, 1963, 2001, 2012, 2018, 2024, 2025, 2026, 2050, 2200):
+        got = market._nyse_year(year)
+        full = holidays.financial_holidays("NYSE", years=year, language="en_US")
+        assert dict(got.closures) == {day: f"NYSE holiday: {name}" for day, name in full.items()}, year
+        half = holidays.financial_holidays("NYSE", years=year, language="en_US", categories=("half_day",))
+        assert set(got.early_closes) == set(half) - set(full), year
+
+
+def test_new_york_is_pytz_own_zone() -> None:
+    assert NY is pytz.timezone("America/New_York")
+    assert ny(2025, 6, 2, 9, 30) == utc(2025, 6, 2, 13, 30)
+    assert ny(2025, 1, 2, 9, 30) == utc(2025, 1, 2, 14, 30)
+
+
+def test_the_calendar_does_not_load_every_country() -> None:
+    """Start-up: importing the calendar imports no holidays package, and using it imports the
+    NYSE calendar only (not holidays.financial, not holidays.countries)."""
+    code = (
+        "import sys, datetime as dt\n"
+        "from llmcache_cli.market import MarketCalendar\n"
+        "assert 'holidays' not in sys.modules\n"
+        "assert MarketCalendar().session(dt.date(2025, 7, 4)) is None\n"
+        "print(sorted(m for m in ('holidays.financial', 'holidays.countries') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

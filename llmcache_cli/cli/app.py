@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from llmcache_cli import __version__
+from llmcache_cli.cli import lazy_params
 from llmcache_cli.cli.context import AppContext
 from llmcache_cli.cli.main import LLMCacheGroup
 from llmcache_cli.config import load_settings
@@ -24,6 +25,8 @@ Examples:
 
   llmcache invalidate AAPL --dry-run
 """
+
+lazy_params.install()  # options left unset do not import pydantic (see cli/lazy_params.py)
 
 # Shared by the root app and the per-command holders of cli/registry.py.
 TYPER_SETTINGS: dict[str, object] = {

@@ -6,6 +6,7 @@ command stays thin and the JSON form stays in the core.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 CHART_WIDTH = 64
 CHART_HEIGHT = 12
 MAX_DAY_ROWS = 31
+_CHART_STYLE = {"█": "green", "░": "red", " ": ""}
 
 
 def _usd(value: float) -> str:
@@ -149,6 +151,12 @@ def per_day_table(result: SimulationResult) -> Table:
     return table
 
 
+def _chart_cell(point: SeriesPoint, threshold: float) -> str:
+    if point.cost_with_cache_usd >= threshold:
+        return "█"
+    return "░" if point.cost_without_cache_usd >= threshold else " "
+
+
 def cost_chart(series: Sequence[SeriesPoint], width: int = CHART_WIDTH, height: int = CHART_HEIGHT) -> Text:
     """Cumulative cost over the run: the area without the cache, and with it (in front)."""
     text = Text()
@@ -167,13 +175,9 @@ def cost_chart(series: Sequence[SeriesPoint], width: int = CHART_WIDTH, height: 
         threshold = top * (level - 0.5) / height
         label = _usd(top) if level == height else ("$0" if level == 1 else "")
         text.append(label.rjust(label_width) + " |")
-        for p in picks:
-            if p.cost_with_cache_usd >= threshold:
-                text.append("█", style="green")
-            elif p.cost_without_cache_usd >= threshold:
-                text.append("░", style="red")
-            else:
-                text.append(" ")
+        cells = [_chart_cell(p, threshold) for p in picks]
+        for cell, run in itertools.groupby(cells):  # one span per run: rendering stays fast
+            text.append(cell * len(list(run)), style=_CHART_STYLE[cell])
         text.append("\n")
     text.append(" " * label_width + " +" + "-" * cols + "\n")
     first, last = series[0].at, series[-1].at

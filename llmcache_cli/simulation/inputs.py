@@ -133,6 +133,7 @@ class InputModel:
             for year in range(first.year - 1, last.year + 1)
             for month in (1, 4, 7, 10)
         ]
+        self._releases: dict[int, np.ndarray] = {}
 
     def arrays(self, symbols: Sequence[str]) -> InputArrays:
         n = self.grid.size
@@ -160,17 +161,7 @@ class InputModel:
 
         grid = self.grid
         times = grid.times_ms
-        releases = np.array(
-            [
-                epoch_ms(
-                    NY.localize(
-                        dt.datetime.combine(q + dt.timedelta(days=21 + offset_days), dt.time(EARNINGS_HOUR))
-                    )
-                )
-                for q in self._quarters
-            ],
-            dtype=np.int64,
-        )
+        releases = self._release_times(offset_days)
         per_session = np.searchsorted(releases, grid.open_ms, side="right").astype(np.int32)
         earnings[:] = per_session[grid.session_of]
 
@@ -190,6 +181,18 @@ class InputModel:
         at = int(times[0]) + np.round(arrivals * 86_400_000).astype(np.int64)
         counts = np.bincount(np.searchsorted(times, at, side="left"), minlength=times.size + 1)
         news[:] = np.cumsum(counts[: times.size])
+
+    def _release_times(self, offset_days: int) -> np.ndarray:
+        """Earnings release instants (epoch ms), one a quarter, for a symbol's ``offset_days``
+        (shared by the symbols with the same offset: localizing is the slow part)."""
+        found = self._releases.get(offset_days)
+        if found is None:
+            at = dt.time(EARNINGS_HOUR)
+            days = [q + dt.timedelta(days=21 + offset_days) for q in self._quarters]
+            local = [NY.localize(dt.datetime.combine(d, at)) for d in days]
+            found = np.array([epoch_ms(t) for t in local], dtype=np.int64)
+            self._releases[offset_days] = found
+        return found
 
     @staticmethod
     def _arrivals(rng: np.random.Generator, per_day: float, span_days: float) -> np.ndarray:

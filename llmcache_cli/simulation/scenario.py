@@ -9,6 +9,7 @@ a flat one-hour TTL, keys by symbol.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass
 
 from llmcache_cli.config import DATA_TYPES, DEFAULT_DATA_TYPE, POLICIES, Settings
@@ -32,6 +33,11 @@ DEFAULT_OUTPUT_TOKENS = 300
 MAX_DAYS = 10_000
 MAX_SYMBOLS = 100_000
 MAX_LLM_LATENCY_MS = 3_600_000  # an hour: longer "latency" is a typo, and would reach the next open
+# Dates the market calendar and the input model handle well (and a long run from the last one
+# still stays far from Python's year 9999); anything else is a typo.
+MIN_START = dt.date(1900, 1, 1)
+MAX_START = dt.date(2200, 12, 31)
+MAX_COST_PER_CALL = 1000.0  # USD; more is a typo (and huge values overflow the totals)
 
 # Well-known large US stocks, in a fixed order: ``--symbols N`` takes the first N, then
 # generated names. TSLA is among the first 50, so the volatile-symbol rules show by default.
@@ -106,6 +112,11 @@ def check_scenario(s: Scenario) -> None:
             raise UsageError(f"unknown data type {name!r}", hint="known: " + ", ".join(DATA_TYPES))
     _positive(s.interval_seconds, "interval (seconds)")
     _positive(s.days, "number of trading days")
+    if not MIN_START <= s.start <= MAX_START:
+        raise UsageError(
+            f"--start must be between {MIN_START.isoformat()} and {MAX_START.isoformat()}, "
+            f"got {s.start.isoformat()}"
+        )
     if s.days > MAX_DAYS:
         raise UsageError(f"--days must be at most {MAX_DAYS}, got {s.days}")
     if s.policy not in POLICIES:
@@ -121,8 +132,8 @@ def check_scenario(s: Scenario) -> None:
         raise UsageError(
             f"unknown key strategy {s.key_strategy!r}", hint="known: " + ", ".join(KEY_STRATEGIES)
         )
-    if not s.cost.per_call_usd >= 0:
-        raise UsageError(f"the cost per call must be >= 0, got {s.cost.per_call_usd}")
+    if not 0 <= s.cost.per_call_usd < math.inf:
+        raise UsageError(f"the cost per call must be a finite number >= 0, got {s.cost.per_call_usd}")
     if isinstance(s.llm_latency_ms, bool) or not isinstance(s.llm_latency_ms, int):
         raise UsageError(f"--llm-latency-ms must be a whole number, got {s.llm_latency_ms!r}")
     if not 0 <= s.llm_latency_ms <= MAX_LLM_LATENCY_MS:
@@ -252,8 +263,10 @@ def cost_model(
         if input_tokens is not None or output_tokens is not None:
             raise UsageError("--input-tokens/--output-tokens need --model")
         per_call = DEFAULT_COST_PER_CALL if cost_per_call is None else cost_per_call
-        if not per_call >= 0:
-            raise UsageError(f"--cost-per-call must be >= 0, got {per_call}")
+        if not 0 <= per_call <= MAX_COST_PER_CALL:
+            raise UsageError(
+                f"--cost-per-call must be >= 0 and <= {MAX_COST_PER_CALL:g} (USD), got {per_call}"
+            )
         return CostModel(per_call)
     if cost_per_call is not None:
         raise UsageError("give either --cost-per-call or --model, not both")

@@ -176,28 +176,74 @@ def replay(
     key = columns.key_id[order] << _KEY_SHIFT
     ts = t[order] - t0
     composite = key + ts
-    next_root = np.searchsorted(composite, key + (expiry[order] - t0), side="right").tolist()
-    burst_end = np.searchsorted(composite, key + ts + latency_ms, side="left") - 1
-    burst_end = np.maximum(burst_end, np.arange(t.size))
-    miss_sorted = np.zeros(t.size, dtype=bool)
-    n, r = t.size, 0
-    if bool((burst_end == np.arange(n)).all()):
-        roots: list[int] = []
-        while r < n:
-            roots.append(r)
-            r = next_root[r]
-        miss_sorted[roots] = True
-    else:
-        last_of = burst_end.tolist()
-        while r < n:
-            last = last_of[r]
-            miss_sorted[r : last + 1] = True
-            r = next_root[last]
+    target = key + (expiry[order] - t0)
+    miss_sorted = miss_chains(composite, target, latency_ms)
+    n = t.size
     miss = np.empty(n, dtype=bool)
     miss[order] = miss_sorted
     tally = _tally(columns, miss, costs)
     tally.end_ms = int(t.max()) + latency_ms
     return Replayed(tally, miss, order, miss_sorted, expiry)
+
+
+LOCKSTEP_MIN_CHAINS = 16
+
+
+def miss_chains(composite: np.ndarray, target: np.ndarray, latency_ms: int) -> np.ndarray:
+    """Which requests miss, in (key, time) order: ``composite`` is ``key << _KEY_SHIFT`` plus
+    the time, sorted; ``target[i]`` the same for when the answer of a miss at ``i`` expires.
+
+    Per key, a chain of misses: the key's first request misses; so does every request before
+    that answer lands (``latency_ms``: a burst ``r..last``); the next miss is the first request
+    after the expiry of the burst's last write. The chains of all keys are followed together,
+    one vector step per miss of the busiest key; when only a few chains are left, each goes on
+    alone with its next steps worked out at once for the rest of its key."""
+    n = composite.size
+    miss = np.zeros(n, dtype=bool)
+    if n == 0:
+        return miss
+    first = np.ones(n, dtype=bool)  # the first request of each key
+    np.not_equal(composite[1:] >> _KEY_SHIFT, composite[:-1] >> _KEY_SHIFT, out=first[1:])
+    steps = np.diff(composite)
+    bursts = bool((steps < latency_ms).any())  # else each burst is its miss alone
+    marks = np.zeros(n + 1, dtype=np.int32) if bursts else None
+
+    def burst_end(at: np.ndarray) -> np.ndarray:
+        if not bursts:
+            return at
+        return np.maximum(np.searchsorted(composite, composite[at] + latency_ms, side="left") - 1, at)
+
+    active = np.flatnonzero(first)
+    while active.size >= LOCKSTEP_MIN_CHAINS:
+        last = burst_end(active)
+        if marks is None:
+            miss[active] = True
+        else:
+            marks[active] += 1
+            marks[last + 1] -= 1
+        after = np.searchsorted(composite, target[last], side="right")
+        going = after < n
+        going[going] = ~first[after[going]]
+        active = after[going]
+    key_starts = np.flatnonzero(first)
+    for r in active.tolist():  # the few chains left, each to the end of its key
+        following = int(np.searchsorted(key_starts, r, side="right"))
+        end = int(key_starts[following]) if following < key_starts.size else n
+        region = np.arange(r, end)
+        last_of = (burst_end(region) - r).tolist()
+        next_of = (np.searchsorted(composite, target[r:end], side="right") - r).tolist()
+        k, size = 0, end - r
+        while k < size:
+            last = last_of[k]
+            if marks is None:
+                miss[r + k] = True
+            else:
+                marks[r + k] += 1
+                marks[r + last + 1] -= 1
+            k = next_of[last]
+    if marks is not None:
+        miss = np.cumsum(marks[:n]) > 0
+    return miss
 
 
 def _tally(columns: Columns, miss: np.ndarray, costs: np.ndarray) -> Tally:

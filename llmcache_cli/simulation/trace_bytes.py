@@ -38,9 +38,21 @@ def words_of(buf: np.ndarray) -> np.ndarray:
 
 def load64(words: np.ndarray, at: np.ndarray) -> np.ndarray:
     """The 8 bytes at each (unaligned) offset ``at``, as one little-endian word each."""
-    shift = ((at & 7) * 8).astype(np.uint64)
-    low, high = words[at >> 3], words[(at >> 3) + 1]
-    return (low >> shift) | np.where(shift == 0, _U(0), high << (_U(64) - shift))
+    (word,) = load_words(words, at, 1)
+    return word
+
+
+def load_words(words: np.ndarray, at: np.ndarray, count: int) -> list[np.ndarray]:
+    """``count`` consecutive words from each (unaligned) offset ``at``: the bytes at ``at``,
+    ``at + 8``, ... (one shift for all of them). numpy shifts a uint64 by 64 to 0, so an
+    aligned offset needs no special case."""
+    index = at >> 3
+    shift = ((at & 7) << 3).astype(np.uint64)
+    back = _U(64) - shift
+    parts = [words[index]]
+    for k in range(1, count + 1):
+        parts.append(words[index + k])
+    return [(parts[k] >> shift) | (parts[k + 1] << back) for k in range(count)]
 
 
 def numbers(
@@ -70,32 +82,34 @@ def _short_decimals(words: np.ndarray, at: np.ndarray, length: np.ndarray) -> tu
     size = np.clip(length, 0, 8)
     ok = (length >= 1) & (length <= 8)
     word = load64(words, at) & LOW_MASK[size]
-    dots = _bytes_equal(word, ord(".")) & LOW_MASK[size]
+    dots = _bytes_equal_exact(word, ord("."))
     has_dot = dots != 0
+    # The dot's place: the lowest flagged byte, by a multiply that moves its index to the top
+    # byte; ``size`` when there is none.
     lowest = dots & (~dots + _U(1))
-    dot_at = np.where(has_dot, (np.log2(np.where(has_dot, lowest, _U(1)).astype(np.float64)) - 7) // 8, size)
-    dot_at = dot_at.astype(np.int64)
+    dot_at = (((lowest >> _U(7)) * _U(0x0001020304050607)) >> _U(56)).astype(np.int64)
+    dot_at = np.where(has_dot, dot_at, size)
     ok &= ((dots & (dots - _U(1))) == 0) & (dot_at != 0) & (dot_at != size - 1)
-    below = word & LOW_MASK[np.clip(dot_at, 0, 8)]
-    above = word >> (8 * np.clip(dot_at + 1, 0, 7)).astype(np.uint64)
-    above = np.where(dot_at >= 7, _U(0), above)
-    word = np.where(has_dot, below | (above << (8 * np.clip(dot_at, 0, 7)).astype(np.uint64)), word)
+    # The digits without the dot (without one: ``word`` itself, the shift by >= 64 giving 0).
+    above = word >> ((dot_at + 1) << 3).astype(np.uint64)
+    word = (word & LOW_MASK[dot_at]) | (above << (dot_at << 3).astype(np.uint64))
     digits = size - has_dot
     value = word - (ZEROS & LOW_MASK[digits])
     ok &= (((value + _U(0x7676767676767676)) | value) & HIGH & LOW_MASK[digits]) == 0  # all 0..9
-    ok &= ~(((word & _U(0xFF)) == _U(ord("0"))) & (np.where(has_dot, dot_at, digits) > 1))  # "01"
-    value = np.where(digits >= 8, value, value << (8 * (8 - digits)).astype(np.uint64))
+    ok &= ~(((word & _U(0xFF)) == _U(ord("0"))) & (dot_at > 1))  # "01" (dot_at: the integer digits)
+    value <<= ((8 - digits) << 3).astype(np.uint64)
     value = ((value & _U(0x0F0F0F0F0F0F0F0F)) * _U(2561)) >> _U(8)
     value = ((value & _U(0x00FF00FF00FF00FF)) * _U(6553601)) >> _U(16)
     value = ((value & _U(0x0000FFFF0000FFFF)) * _U(42949672960001)) >> _U(32)
-    decimals = np.where(has_dot, size - 1 - dot_at, 0)
+    decimals = np.maximum(size - 1 - dot_at, 0)
     return value.astype(np.float64) / POW10[decimals], ok
 
 
-def _bytes_equal(word: np.ndarray, byte: int) -> np.ndarray:
-    """The high bit of each byte of ``word`` that equals ``byte`` (exact for the lowest match)."""
+def _bytes_equal_exact(word: np.ndarray, byte: int) -> np.ndarray:
+    """The high bit of each byte of ``word`` that equals ``byte`` (exact for every byte)."""
     x = word ^ _U(byte * 0x0101010101010101)
-    return (x - ONES) & ~x & HIGH
+    low7 = _U(0x7F7F7F7F7F7F7F7F)
+    return ~(((x & low7) + low7) | x | low7)
 
 
 def _converted(buf: np.ndarray, at: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -144,35 +158,69 @@ _DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
 def times(words: np.ndarray, at: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``YYYY-MM-DDTHH:MM:SS[.ffffff]+HH:MM`` (what ``datetime.isoformat`` writes) to epoch
     milliseconds (microseconds truncated, as ``workload.epoch_ms`` does), checked as
-    ``datetime.fromisoformat`` would (real dates, hours below 24, offsets below a day)."""
+    ``datetime.fromisoformat`` would (real dates, hours below 24, offsets below a day).
+
+    The date, the clock to the minute and the zone are worked out once per run of lines that
+    share them (a trace is mostly in time order: many requests a minute); the seconds and
+    their fraction per line."""
+    n = at.size
+    if n == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool)
     micro = length == 32
-    date, clock, seconds = load64(words, at), load64(words, at + 8), load64(words, at + 16)
-    zone, fraction = load64(words, at + length - 6), load64(words, at + 20)
-    ok = (length == 25) | (micro & (((seconds >> _U(24)) & _U(0xFF)) == _U(ord("."))))
-    ok &= (zone & _U(0xFF) == _U(ord("+"))) | (zone & _U(0xFF) == _U(ord("-")))
+    date, clock, seconds, after = load_words(words, at, 4)
+    fraction = (seconds >> _U(32)) | (after << _U(32))  # the 8 bytes from at + 20
+    zone = load64(words, at + length - 6)
+    new = np.empty(n, dtype=bool)
+    new[0] = True
+    np.not_equal(date[1:], date[:-1], out=new[1:])
+    new[1:] |= clock[1:] != clock[:-1]
+    new[1:] |= zone[1:] != zone[:-1]
+    first = np.flatnonzero(new)
+    minute_s, minute_ok = _minutes(date[first], clock[first], zone[first])
+    if first.size == n:
+        base, ok = minute_s, minute_ok
+    else:
+        run = np.cumsum(new) - 1
+        base, ok = minute_s[run], minute_ok[run]
+    ok &= (length == 25) | (micro & (((seconds >> _U(24)) & _U(0xFF)) == _U(ord("."))))
+    mask, value = _SEPARATORS[2]
+    ok &= (seconds & mask) == value
+    digits = seconds - (ZEROS & _DIGITS[2])
+    ok &= (((digits + _U(0x7676767676767676)) | digits) & HIGH & _DIGITS[2]) == 0
+    second = _places(digits, 1, 2)
+    ok &= second <= 59
+    digits = fraction - (ZEROS & _DIGITS[4])
+    ok &= ~(((((digits + _U(0x7676767676767676)) | digits) & HIGH & _DIGITS[4]) != 0) & micro)
+    millis = np.where(micro, _places(digits, 0, 1, 2), 0)  # microseconds // 1000
+    return (base + second) * 1000 + millis, ok
+
+
+def _places(digits: np.ndarray, *places: int) -> np.ndarray:
+    """The decimal number made of the given byte places of ``digits`` (bytes 0..9)."""
+    out = ((digits >> _U(8 * places[0])) & _U(0xFF)).astype(np.int64)
+    for place in places[1:]:
+        out = out * 10 + ((digits >> _U(8 * place)) & _U(0xFF)).astype(np.int64)
+    return out
+
+
+def _minutes(date: np.ndarray, clock: np.ndarray, zone: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Epoch seconds of ``YYYY-MM-DDTHH:MM`` at the offset ``+HH:MM``, and whether those
+    three words are well formed (``times``' checks of them)."""
+    ok = (zone & _U(0xFF) == _U(ord("+"))) | (zone & _U(0xFF) == _U(ord("-")))
     parts = []
-    for k, word in enumerate((date, clock, seconds, zone, fraction)):
-        if k < 4:
-            mask, value = _SEPARATORS[k]
-            ok &= (word & mask) == value
+    for k, word in ((0, date), (1, clock), (3, zone)):
+        mask, value = _SEPARATORS[k]
+        ok &= (word & mask) == value
         digits = word - (ZEROS & _DIGITS[k])
-        wrong = (((digits + _U(0x7676767676767676)) | digits) & HIGH & _DIGITS[k]) != 0
-        ok &= ~wrong if k < 4 else ~(wrong & micro)
+        ok &= (((digits + _U(0x7676767676767676)) | digits) & HIGH & _DIGITS[k]) == 0
         parts.append(digits)
-
-    def number(k: int, *places: int) -> np.ndarray:
-        out = np.zeros(at.size, dtype=np.int64)
-        for place in places:
-            out = out * 10 + ((parts[k] >> _U(8 * place)) & _U(0xFF)).astype(np.int64)
-        return out
-
-    year, month, day = number(0, 0, 1, 2, 3), number(0, 5, 6), number(1, 0, 1)
-    hour, minute, second = number(1, 3, 4), number(1, 6, 7), number(2, 1, 2)
-    zone_hours, zone_minutes = number(3, 1, 2), number(3, 4, 5)
+    year, month, day = _places(parts[0], 0, 1, 2, 3), _places(parts[0], 5, 6), _places(parts[1], 0, 1)
+    hour, minute = _places(parts[1], 3, 4), _places(parts[1], 6, 7)
+    zone_hours, zone_minutes = _places(parts[2], 1, 2), _places(parts[2], 4, 5)
     leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
     days_in_month = _DAYS_IN_MONTH[np.clip(month, 0, 12)] + (leap & (month == 2))
     ok &= (year >= 1) & (month >= 1) & (month <= 12) & (day >= 1) & (day <= days_in_month)
-    ok &= (hour <= 23) & (minute <= 59) & (second <= 59) & (zone_hours <= 23) & (zone_minutes <= 59)
+    ok &= (hour <= 23) & (minute <= 59) & (zone_hours <= 23) & (zone_minutes <= 59)
     # days since 1970-01-01 (proleptic Gregorian, H. Hinnant's days_from_civil)
     y = year - (month <= 2)
     era = y // 400
@@ -181,9 +229,7 @@ def times(words: np.ndarray, at: np.ndarray, length: np.ndarray) -> tuple[np.nda
     days = era * 146_097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719_468
     sign = np.where((zone & _U(0xFF)) == _U(ord("-")), -1, 1)
     offset = sign * (zone_hours * 3600 + zone_minutes * 60)
-    micros = np.where(micro, number(4, 0, 1, 2, 3, 4, 5), 0)
-    epoch_seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset
-    return epoch_seconds * 1000 + micros // 1000, ok
+    return days * 86_400 + hour * 3600 + minute * 60 - offset, ok
 
 
 def group_strings(

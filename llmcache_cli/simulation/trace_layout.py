@@ -5,9 +5,17 @@ fields sit between its double quotes at known places: 34 quotes, plus 2 when the
 when the model is a string rather than null. ``decode_fast`` checks each line's structure
 (every field name in its place, the separators, ``true``/``false``/``null``, the time and number
 forms) and decodes those that pass; the caller sends the others to ``trace_lines``.
+
+Two things keep it at about 1.5 µs a line: a block whose lines all share one layout (one bot
+writing: the usual case) has its quote positions as one (lines x quotes) matrix without any
+gathering (``_uniform``; any other block goes through ``_general``), and keys are looked up in
+a hash index kept across blocks (``KeyTable.find``), checked word for word, so that only a key
+not seen before costs Python work.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -17,7 +25,9 @@ from llmcache_cli.simulation import trace_bytes as tb
 
 MAX_FAST_KEY = 256
 QUOTE, BACKSLASH = 34, 92
-PREFIX = np.frombuffer(b'{"ts":"', dtype=np.uint8)
+PREFIX = b'{"ts":"'
+PREFIX_BYTES = len(PREFIX)
+PREFIX_WORD = np.uint64(int.from_bytes(PREFIX, "little"))
 HASH_WORDS = np.random.default_rng(20250602).integers(1, 2**63, size=MAX_FAST_KEY // 8, dtype=np.uint64)
 NUMBERS = ("input_tokens", "output_tokens", "cost_usd", "latency_ms", "cache_latency_ms")
 
@@ -56,13 +66,22 @@ _PAIR = {
 
 
 class KeyTable:
-    """Key -> id, with the symbol and data type of its first record."""
+    """Key -> id, with the symbol and data type of its first record.
+
+    Also an index for the fast reader (``find``, ``remember``): each key's bytes as words and
+    a 64-bit hash of them, hashes sorted; a line's key is looked up by its hash and then
+    checked word for word, so that a block of lines with known keys needs no Python per key.
+    Keys added another way are simply not in the index (``find`` says -1)."""
 
     def __init__(self) -> None:
         self.ids: dict[str, int] = {}
         self.keys: list[str] = []
         self.symbol: list[str | None] = []
         self.dtype: list[str] = []
+        self._hashes = np.zeros(0, dtype=np.uint64)  # sorted
+        self._hash_ids = np.zeros(0, dtype=np.int64)  # the id of each hash
+        self._length = np.zeros(0, dtype=np.int64)  # per id: the key's length in bytes, -1: not indexed
+        self._words: list[np.ndarray] = []  # per place k: per id, the key's bytes 8k..8k+7 as a word
 
     def add(self, key: str, symbol: str | None, data_type: str) -> int:
         found = self.ids.get(key)
@@ -73,6 +92,57 @@ class KeyTable:
             self.dtype.append(data_type_of(data_type))
         return found
 
+    def find(
+        self, words: np.ndarray, at: np.ndarray, length: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+        """For keys of ``length`` bytes at ``at`` (1..MAX_FAST_KEY): their ids in the index
+        (-1: not there), their hashes, and their bytes as words (zero past the key)."""
+        places = -(-int(length.max()) // 8)
+        parts = tb.load_words(words, at, places)
+        hashed = np.zeros(at.size, dtype=np.uint64)
+        for k, part in enumerate(parts):
+            part &= tb.LOW_MASK[np.clip(length - 8 * k, 0, 8)]
+            hashed += part * HASH_WORDS[k]
+        ids = np.full(at.size, -1, dtype=np.int64)
+        if self._hashes.size:
+            pos = np.minimum(np.searchsorted(self._hashes, hashed), self._hashes.size - 1)
+            found = self._hash_ids[pos]
+            same = (self._hashes[pos] == hashed) & (self._length[found] == length)
+            # Past the longest key indexed, the lengths already differ.
+            for k in range(min(places, len(self._words))):
+                same &= self._words[k][found] == parts[k]
+            ids[same] = found[same]
+        return ids, hashed, parts
+
+    def remember(
+        self, ids: np.ndarray, hashed: np.ndarray, parts: list[np.ndarray], length: np.ndarray
+    ) -> None:
+        """Put keys already added (``ids``, distinct) in the index, from ``find``'s hashes and
+        words. A hash the index already holds (another key: a collision) is left out."""
+        size = len(self.keys)
+        if self._length.size < size:
+            capacity = max(size, 2 * self._length.size, 1024)
+            self._length = np.concatenate([self._length, np.full(capacity - self._length.size, -1)])
+            self._words = [np.concatenate([w, np.zeros(capacity - w.size, np.uint64)]) for w in self._words]
+        while len(self._words) < len(parts):
+            self._words.append(np.zeros(self._length.size, dtype=np.uint64))
+        taken = np.zeros(ids.size, dtype=bool)
+        if self._hashes.size:
+            pos = np.minimum(np.searchsorted(self._hashes, hashed), self._hashes.size - 1)
+            taken = self._hashes[pos] == hashed
+        _, first = np.unique(hashed, return_index=True)
+        new = np.zeros(ids.size, dtype=bool)
+        new[first] = True
+        new &= ~taken
+        ids, hashed, length = ids[new], hashed[new], length[new]
+        self._length[ids] = length
+        for k, word in enumerate(self._words):
+            word[ids] = parts[k][new] if k < len(parts) else 0
+        order = np.argsort(hashed)
+        at = np.searchsorted(self._hashes, hashed[order])
+        self._hashes = np.insert(self._hashes, at, hashed[order])
+        self._hash_ids = np.insert(self._hash_ids, at, ids[order])
+
 
 class Scratch:
     """Buffers reused from block to block (fresh memory is slow to touch on this kind of VM)."""
@@ -81,30 +151,99 @@ class Scratch:
         self.equal = np.zeros(size, dtype=bool)
 
 
-def decode_fast(
-    buf: np.ndarray,
-    starts: np.ndarray,
-    ends: np.ndarray,
-    keys: KeyTable,
-    out: dict[str, np.ndarray],
-    scratch: Scratch,
-    want_tokens: bool,
-) -> np.ndarray:
-    """Fill ``out`` for the lines laid out exactly as the library writes them; which ones were."""
-    done = np.zeros(starts.size, dtype=bool)
-    ok = ((ends - starts) >= 100) & (buf[np.maximum(ends - 1, 0)] == ord("}"))
-    ok &= (sliding_window_view(buf, PREFIX.size)[starts] == PREFIX).all(axis=1)
-    size = int(ends[-1])
-    if np.equal(buf[:size], BACKSLASH, out=scratch.equal[:size]).any():  # the slow path decodes escapes
-        ok[np.searchsorted(starts, np.flatnonzero(scratch.equal[:size]), side="right") - 1] = False
-    quotes = np.flatnonzero(np.equal(buf[:size], QUOTE, out=scratch.equal[:size]))
+@dataclass(frozen=True)
+class _Quotes:
+    """The quote pairs of the lines that may be decoded (``rows``): ``opening[j, p]`` and
+    ``closing[j, p]`` are where pair ``p`` of line ``rows[j]`` opens and closes, ``layout[j]``
+    its layout; ``kind`` is that layout when every line shares it (then ``rows`` is all of
+    them), else None."""
+
+    rows: np.ndarray
+    opening: np.ndarray
+    closing: np.ndarray
+    layout: np.ndarray
+    symbol: np.ndarray  # bool per row: a symbol string (not null)
+    good: np.ndarray  # bool per row: the structure checks passed so far
+    kind: int | None
+
+    def after_name(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """Where the bare value after field ``name`` starts in each row, and its length."""
+        if self.kind is not None:
+            p = int(_PAIR[name][self.kind])
+            at = self.closing[:, p] + 2
+            return at, self.opening[:, p + 1] - 1 - at
+        line = np.arange(self.rows.size)
+        pairs = _PAIR[name][self.layout]
+        at = self.closing[line, pairs] + 2
+        return at, self.opening[line, pairs + 1] - 1 - at
+
+
+def _uniform(buf: np.ndarray, quotes: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> _Quotes | None:
+    """The quote pairs of a block whose lines all have the same layout (the usual case: one
+    writer, one kind of key): then the quote positions are one (lines x quotes) matrix as they
+    are, and each field is a column. None when the block is not like that."""
+    n = starts.size
+    count = quotes.size // n if n else 0
+    if count not in (34, 36, 38) or quotes.size != count * n:
+        return None
+    matrix = quotes.reshape(n, count)
+    # Each line has at least ``count`` quotes (its first and last lie within it), and there
+    # are exactly ``count * n``: so each has exactly ``count``, and row i is line i's.
+    if not (bool((matrix[:, 0] >= starts).all()) and bool((matrix[:, -1] < ends).all())):
+        return None
+    symbol = buf[matrix[:, 13] + 2] == QUOTE
+    with_symbol = bool(symbol[0])
+    if not bool((symbol == with_symbol).all()):
+        return None
+    model = buf[matrix[:, 2 * (10 + with_symbol) + 1] + 2] == QUOTE
+    with_model = bool(model[0])
+    if not bool((model == with_model).all()) or count != 34 + 2 * (with_symbol + with_model):
+        return None
+    kind = with_symbol + 2 * with_model
+    expected, checked = _UNIFORM_CHECKS[kind][count]
+    # Each field name in its place (its length), and '":"' / '","' around every text value:
+    # differences of consecutive quotes (the last column of a row: to the next line's first,
+    # not checked), the same checks as the general path's. Lines are < 2 GB: int32 steps.
+    steps = np.empty(quotes.size, dtype=np.int32)
+    np.subtract(quotes[1:], quotes[:-1], out=steps[:-1], casting="unsafe")
+    steps[-1] = 0
+    wrong = np.not_equal(steps.reshape(n, count), expected)
+    wrong &= checked
+    good = ~wrong.view(np.uint16).reshape(n, count // 2).any(axis=1)
+    layout = np.full(n, kind, dtype=np.int64)
+    return _Quotes(np.arange(n), matrix[:, 0::2], matrix[:, 1::2], layout, symbol, good, kind)
+
+
+def _uniform_checks(kind: int) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """For ``_uniform``, by quote count: each difference of consecutive quotes that is checked
+    (a name's length + 1, or 2 between a name and a text value) and which ones are."""
+    lengths, adjacent = _LENGTHS[kind], _ADJACENT[kind]
+    pairs = 17 + (kind & 1) + (kind >> 1)  # quote pairs of the layout
+    expected = np.zeros(2 * pairs, dtype=np.int32)
+    checked = np.zeros(2 * pairs, dtype=bool)
+    for p in range(pairs):
+        if lengths[p] >= 0:
+            expected[2 * p], checked[2 * p] = lengths[p] + 1, True
+        if p + 1 < pairs and adjacent[p]:
+            expected[2 * p + 1], checked[2 * p + 1] = 2, True
+    return {2 * pairs: (expected, checked)}
+
+
+_UNIFORM_CHECKS = [_uniform_checks(kind) for kind in range(4)]
+
+
+def _general(
+    buf: np.ndarray, quotes: np.ndarray, starts: np.ndarray, ends: np.ndarray, ok: np.ndarray
+) -> _Quotes:
+    """The quote pairs of any block: each line's quotes gathered, its layout read per line."""
     first = np.searchsorted(quotes, starts)
     count = np.searchsorted(quotes, ends) - first
-    ok &= ((count == 34) | (count == 36) | (count == 38)) & (first + 38 <= quotes.size)
+    ok = ok & ((count == 34) | (count == 36) | (count == 38)) & (first + 38 <= quotes.size)
     sel = np.flatnonzero(ok)
     if sel.size == 0:
-        return done
-    matrix = sliding_window_view(quotes, 38)[first[sel]]  # the (up to) 38 quotes of each line
+        matrix = np.zeros((0, 38), dtype=np.int64)
+    else:
+        matrix = sliding_window_view(quotes, 38)[first[sel]]  # the (up to) 38 quotes of each line
     opening, closing = matrix[:, 0::2], matrix[:, 1::2]  # per quote pair
     line = np.arange(sel.size)
     symbol = buf[closing[:, 6] + 2] == QUOTE
@@ -119,62 +258,118 @@ def decode_fast(
         wrong = ~((lengths[:, expected >= 0] == expected[expected >= 0]).all(axis=1))
         wrong |= ~(gaps[:, adjacent] == 2).all(axis=1)
         good &= ~(wrong & (layout == kind))
+    return _Quotes(sel, opening, closing, layout, symbol, good, None)
 
-    def after_name(name: str) -> tuple[np.ndarray, np.ndarray]:
-        """Where the bare value after ``name`` starts, and its length."""
-        p = _PAIR[name][layout]
-        at = closing[line, p] + 2
-        return at, opening[line, p + 1] - 1 - at
 
-    for name, given in (("symbol", symbol), ("model", model)):  # else exactly null
-        at, length = after_name(name)
+def decode_fast(
+    buf: np.ndarray,
+    starts: np.ndarray,
+    ends: np.ndarray,
+    keys: KeyTable,
+    out: dict[str, np.ndarray],
+    scratch: Scratch,
+    want_tokens: bool,
+    escapes: bool = True,
+) -> np.ndarray:
+    """Fill ``out`` for the lines laid out exactly as the library writes them; which ones were.
+    ``escapes``: whether the block may hold a backslash (False: known not to)."""
+    done = np.zeros(starts.size, dtype=bool)
+    words = tb.words_of(buf)
+    ok = ((ends - starts) >= 100) & (buf[np.maximum(ends - 1, 0)] == ord("}"))
+    ok &= (tb.load64(words, starts) & tb.LOW_MASK[PREFIX_BYTES]) == PREFIX_WORD
+    size = int(ends[-1])
+    if escapes and np.equal(buf[:size], BACKSLASH, out=scratch.equal[:size]).any():  # for the slow path
+        ok[np.searchsorted(starts, np.flatnonzero(scratch.equal[:size]), side="right") - 1] = False
+    quotes = np.flatnonzero(np.equal(buf[:size], QUOTE, out=scratch.equal[:size]))
+    q = _uniform(buf, quotes, starts, ends)
+    if q is None:
+        q = _general(buf, quotes, starts, ends, ok)
+    else:
+        q.good[:] &= ok
+    if q.rows.size == 0:
+        return done
+    opening, closing, symbol, good = q.opening, q.closing, q.symbol, q.good
+    for name, given in (("symbol", symbol), ("model", q.layout >= 2)):  # else exactly null
+        if q.kind is not None and bool(given[0]):
+            continue  # one layout, with this field a string on every line
+        at, length = q.after_name(name)
         good &= given | ((length == 4) & (buf[at] == ord("n")))
-    at, length = after_name("hit")
+    at, length = q.after_name("hit")
     hit = (buf[at] == ord("t")) & (length == 4)
     good &= hit | ((buf[at] == ord("f")) & (length == 5))
-    words = tb.words_of(buf)
     t_ms, ts_ok = tb.times(words, opening[:, 1] + 1, closing[:, 1] - opening[:, 1] - 1)
     good &= ts_ok
     key_at, key_len = opening[:, 3] + 1, closing[:, 3] - opening[:, 3] - 1
     good &= (key_len > 0) & (key_len <= MAX_FAST_KEY)
     values = {}
     for name in NUMBERS if want_tokens else NUMBERS[2:]:
-        at, length = after_name(name)
+        at, length = q.after_name(name)
         values[name], number_ok = tb.numbers(buf, words, at, length, name.endswith("tokens"))
         good &= number_ok
     pick = np.flatnonzero(good)
     if pick.size == 0:
         return done
-    rows = sel[pick]
-    first_of, group, key_bytes = tb.group_strings(buf, key_at[pick], key_len[pick], HASH_WORDS)
-    ids = np.zeros(first_of.size, dtype=np.int64)
-    symbol_pair, type_pair = _PAIR["symbol"][layout[pick]], _PAIR["data_type"][layout[pick]]
-    picked_len = key_len[pick]
-    for j, i in enumerate(first_of.tolist()):
-        key = _text(key_bytes[i, : picked_len[i]])
-        found = keys.ids.get(key) if key is not None else None
-        if found is None:
-            r = pick[i]
-            symbol_text = (
-                _text(buf[opening[r, symbol_pair[i] + 1] + 1 : closing[r, symbol_pair[i] + 1]])
-                if symbol[r]
-                else None
-            )
-            kind = _text(buf[opening[r, type_pair[i] + 1] + 1 : closing[r, type_pair[i] + 1]])
-            if key is None or kind is None or (bool(symbol[r]) and symbol_text is None):
-                good[pick[group == j]] = False  # not UTF-8: the slow path says which line
-                continue
-            found = keys.add(key, symbol_text, kind)
-        ids[j] = found
+    rows = q.rows[pick]
+    ids, hashed, parts = keys.find(words, key_at[pick], key_len[pick])
+    unknown = np.flatnonzero(ids < 0)
+    if unknown.size:
+        ids[unknown] = _new_keys(buf, q, keys, pick, unknown, key_at, key_len, hashed, parts)
+        good[pick[unknown[ids[unknown] < 0]]] = False  # not UTF-8: the slow path says which line
     kept = good[pick]
+    if pick.size == starts.size and bool(kept.all()):  # every line: rows and pick are all of them
+        out["key_id"], out["t_ms"], out["hit"] = ids, t_ms, hit
+        out.update(values)
+        done[:] = True
+        return done
     rows, pick = rows[kept], pick[kept]
-    out["key_id"][rows] = ids[group[kept]]
+    out["key_id"][rows] = ids[kept]
     out["t_ms"][rows] = t_ms[pick]
     out["hit"][rows] = hit[pick]
     for name, column in values.items():
         out[name][rows] = column[pick]
     done[rows] = True
     return done
+
+
+def _new_keys(
+    buf: np.ndarray,
+    q: _Quotes,
+    keys: KeyTable,
+    pick: np.ndarray,
+    unknown: np.ndarray,
+    key_at: np.ndarray,
+    key_len: np.ndarray,
+    hashed: np.ndarray,
+    parts: list[np.ndarray],
+) -> np.ndarray:
+    """Ids of the keys of lines ``pick[unknown]`` that the index did not know: added (with the
+    symbol and data type of their first line) and indexed. -1 for a key, symbol or data type
+    that is not UTF-8."""
+    lines = pick[unknown]
+    first_of, group, key_bytes = tb.group_strings(buf, key_at[lines], key_len[lines], HASH_WORDS)
+    found_ids = np.full(first_of.size, -1, dtype=np.int64)
+    symbol_pair, type_pair = _PAIR["symbol"][q.layout[lines]], _PAIR["data_type"][q.layout[lines]]
+    opening, closing = q.opening, q.closing
+    for j, i in enumerate(first_of.tolist()):
+        r = lines[i]
+        key = _text(key_bytes[i, : key_len[r]])
+        found = keys.ids.get(key) if key is not None else None
+        if found is None:
+            symbol_text = (
+                _text(buf[opening[r, symbol_pair[i] + 1] + 1 : closing[r, symbol_pair[i] + 1]])
+                if q.symbol[r]
+                else None
+            )
+            kind = _text(buf[opening[r, type_pair[i] + 1] + 1 : closing[r, type_pair[i] + 1]])
+            if key is None or kind is None or (bool(q.symbol[r]) and symbol_text is None):
+                continue
+            found = keys.add(key, symbol_text, kind)
+        found_ids[j] = found
+    known = np.flatnonzero(found_ids >= 0)
+    if known.size:
+        at = unknown[first_of[known]]  # positions in ``pick`` of each key's first line
+        keys.remember(found_ids[known], hashed[at], [p[at] for p in parts], key_len[pick[at]])
+    return found_ids[group]
 
 
 def _text(raw: np.ndarray) -> str | None:

@@ -135,7 +135,8 @@ def _read_range(path: str, where: str, begin: int, end: int, want_tokens: bool) 
                 ends = np.append(ends, size)
             if ends.size:
                 starts = np.concatenate(([0], ends[:-1] + 1))
-                block, n_fast = _block(buf, starts, ends, keys, where, line_no, scratch, want_tokens)
+                escapes = store.find(b"\\", 0, size) >= 0  # memchr: far faster than a numpy scan
+                block, n_fast = _block(buf, starts, ends, keys, where, line_no, scratch, want_tokens, escapes)
                 block["offset"] = block["offset"] + offset
                 parts.append(block)
                 fast += n_fast
@@ -151,11 +152,11 @@ def _read_range(path: str, where: str, begin: int, end: int, want_tokens: bool) 
                 break
     joined = {name: np.concatenate([p[name] for p in parts]) if parts else np.zeros(0) for name in COLUMNS}
     return Columns(
-        offset=joined["offset"].astype(np.int64),
-        t_ms=joined["t_ms"].astype(np.int64),
-        key_id=joined["key_id"].astype(np.int64),
-        hit=joined["hit"].astype(bool),
-        **{name: joined[name].astype(np.float64) for name in NUMBERS},
+        offset=joined["offset"].astype(np.int64, copy=False),
+        t_ms=joined["t_ms"].astype(np.int64, copy=False),
+        key_id=joined["key_id"].astype(np.int64, copy=False),
+        hit=joined["hit"].astype(bool, copy=False),
+        **{name: joined[name].astype(np.float64, copy=False) for name in NUMBERS},
         keys=keys.keys,
         key_symbol=keys.symbol,
         key_type=keys.dtype,
@@ -173,6 +174,7 @@ def _block(
     first_line: int,
     scratch: Scratch,
     want_tokens: bool,
+    escapes: bool = True,
 ) -> tuple[dict[str, np.ndarray], int]:
     n = starts.size
     ends = np.where((ends > starts) & (buf[np.maximum(ends - 1, 0)] == 13), ends - 1, ends)  # CRLF
@@ -181,7 +183,7 @@ def _block(
     out["hit"] = np.zeros(n, bool)
     out.update({name: np.zeros(n) for name in NUMBERS})
     keep = np.ones(n, dtype=bool)
-    done = decode_fast(buf, starts, ends, keys, out, scratch, want_tokens)
+    done = decode_fast(buf, starts, ends, keys, out, scratch, want_tokens, escapes)
     for i in np.flatnonzero(~done).tolist():
         line = parse_line(bytes(buf[starts[i] : ends[i]]), where, first_line + i)
         if line is None:
@@ -193,6 +195,8 @@ def _block(
         if wrong.size:
             i = int(wrong[0])
             raise TraceLineError(where, first_line + i, f"{name} must be a number >= 0, got {out[name][i]!r}")
+    if bool(keep.all()):
+        return out, int(done.sum())
     return {name: values[keep] for name, values in out.items()}, int(done.sum())
 
 

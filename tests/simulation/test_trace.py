@@ -15,7 +15,7 @@ from llmcache_cli.cache.trace import TraceRecord
 from llmcache_cli.errors import UsageError
 from llmcache_cli.market import NY, MarketCalendar
 from llmcache_cli.policy import make_policy
-from llmcache_cli.simulation import trace_parse
+from llmcache_cli.simulation import trace_layout, trace_parse
 from llmcache_cli.simulation.trace import replay, replay_file, request_costs
 from llmcache_cli.simulation.trace_lines import parse_line
 from llmcache_cli.simulation.trace_parse import read_columns
@@ -118,6 +118,82 @@ def test_fast_reader_agrees_with_json_loads(
     for k, key in enumerate(columns.keys):
         line = next(line for line in expected if line.key == key)
         assert (columns.key_symbol[k], columns.key_type[k]) == (line.symbol, line.data_type)
+
+
+def uniform_trace(path: Path, seed: int, symbol: bool, model: bool, lines: int = 3000) -> list[str]:
+    """Only the library's lines, all with one layout (symbol and model given or null), as one
+    bot writes them: the fast reader takes its per-block path for those. Keys of many lengths
+    (up to past its key limit), new keys arriving late, values of every form, times in order,
+    and a few lines it must leave to the slow reader (a Z time, an exponent, a longer key)."""
+    rnd = random.Random(seed)
+    names = ["A", "MSFT", "BRK.B", "X" * 13, "Y" * 40, "Z" * 90, "W" * 300]
+    at, out = START, []
+    for k in range(lines):
+        at += dt.timedelta(microseconds=rnd.choice((0, 137, 250_000, 60_000_000, 3_600_000_000)))
+        limit = 2 if k < lines // 3 else len(names)  # the longer keys come later, in new blocks
+        name = rnd.choice(names[:limit]) + str(rnd.randrange(30))
+        data_type = rnd.choice(("technical", "analysis"))
+        rec = record(
+            at,
+            f"{data_type}:stock:{name}:v1",
+            name if symbol else None,
+            data_type,
+            hit=rnd.random() < 0.7,
+            model="claude-sonnet-4-5" if model else None,
+            input_tokens=rnd.choice((1200, 7, None, 123456)),
+            output_tokens=rnd.choice((300, 0)),
+            cost_usd=rnd.choice((0.0081, 0.25, 0, 12.5, 1.5e-05, 0.000123)),
+            latency_ms=rnd.choice((512.25, 0, 12345.5, 99999999.5, 7)),
+            cache_latency_ms=rnd.choice((1.5, 0.0, 3)),
+        )
+        line = rec.to_json()
+        if rnd.random() < 0.01:
+            line = line.replace("+00:00", "Z")
+        out.append(line)
+    path.write_text("\n".join(out) + "\n", encoding="utf-8")
+    return out
+
+
+@pytest.mark.parametrize(("symbol", "model"), [(True, True), (True, False), (False, True), (False, False)])
+@pytest.mark.parametrize("block", [4096, 1 << 16])
+def test_fast_reader_agrees_on_uniform_blocks(
+    tmp_path: Path, symbol: bool, model: bool, block: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "trace.jsonl"
+    text = uniform_trace(path, block + 2 * symbol + model, symbol, model)
+    monkeypatch.setattr(trace_parse, "BLOCK_BYTES", block)
+    columns = read_columns(str(path), "trace", want_tokens=True)
+    expected = slow_lines(text)
+    assert columns.size == len(expected)
+    assert columns.fast_lines > 0.8 * len(expected)
+    assert [columns.keys[k] for k in columns.key_id.tolist()] == [line.key for line in expected]
+    for name in (
+        "t_ms",
+        "hit",
+        "cost_usd",
+        "latency_ms",
+        "cache_latency_ms",
+        "input_tokens",
+        "output_tokens",
+    ):
+        assert np.array_equal(
+            getattr(columns, name), [getattr(line, name) for line in expected], equal_nan=True
+        ), name
+    for k, key in enumerate(columns.keys):
+        line = next(line for line in expected if line.key == key)
+        assert (columns.key_symbol[k], columns.key_type[k]) == (line.symbol, line.data_type)
+
+
+def test_fast_reader_survives_hash_collisions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every key hashing alike: keys are still told apart byte for byte."""
+    path = tmp_path / "trace.jsonl"
+    text = uniform_trace(path, 5, True, True, lines=1500)
+    monkeypatch.setattr(trace_parse, "BLOCK_BYTES", 4096)
+    monkeypatch.setattr(trace_layout, "HASH_WORDS", np.zeros_like(trace_layout.HASH_WORDS))
+    columns = read_columns(str(path), "trace")
+    expected = slow_lines(text)
+    assert [columns.keys[k] for k in columns.key_id.tolist()] == [line.key for line in expected]
+    assert columns.fast_lines > 0.8 * len(expected)
 
 
 def test_two_readers_agree_with_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
