@@ -84,6 +84,8 @@ def test_server_that_never_answers_times_out(cli: Invoke, silent: SilentListener
     line = assert_fails_cleanly(result, 1)
     assert elapsed < 3 * 0.5 + 3, f"took {elapsed:.1f}s"
     assert "did not answer within 0.5s" in line and "--timeout" in line
+
+
 def test_populate_to_a_server_that_never_answers_times_out(cli: Invoke, silent: SilentListener) -> None:
     """``--timeout 0.5`` must bound ``simulate --populate`` as it bounds every other command."""
     url = f"redis://127.0.0.1:{silent.port}/0"
