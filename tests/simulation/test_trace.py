@@ -91,6 +91,26 @@ def slow_lines(text: list[str]) -> list:  # type: ignore[type-arg]
     return [p for p in parsed if p is not None]
 
 
+COLUMNS = ("t_ms", "hit", "cost_usd", "latency_ms", "cache_latency_ms", "input_tokens", "output_tokens")
+
+
+def assert_fast_reader_agrees(path: Path, text: list[str]) -> None:
+    """The fast reader's columns for ``path`` equal what json.loads makes of each line, and
+    most lines took the fast path."""
+    columns = read_columns(str(path), "trace", want_tokens=True)
+    expected = slow_lines(text)
+    assert columns.size == len(expected)
+    assert columns.fast_lines > 0.8 * len(expected)
+    assert [columns.keys[k] for k in columns.key_id.tolist()] == [line.key for line in expected]
+    for name in COLUMNS:
+        assert np.array_equal(
+            getattr(columns, name), [getattr(line, name) for line in expected], equal_nan=True
+        ), name
+    for k, key in enumerate(columns.keys):
+        line = next(line for line in expected if line.key == key)
+        assert (columns.key_symbol[k], columns.key_type[k]) == (line.symbol, line.data_type)
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_fast_reader_agrees_with_json_loads(
     tmp_path: Path, seed: int, monkeypatch: pytest.MonkeyPatch
@@ -98,26 +118,7 @@ def test_fast_reader_agrees_with_json_loads(
     path = tmp_path / "trace.jsonl"
     text = random_trace(path, seed)
     monkeypatch.setattr(trace_parse, "BLOCK_BYTES", 4096 if seed % 2 else trace_parse.BLOCK_BYTES)
-    columns = read_columns(str(path), "trace", want_tokens=True)
-    expected = slow_lines(text)
-    assert columns.size == len(expected)
-    assert columns.fast_lines > 0.8 * len(expected)
-    assert [columns.keys[k] for k in columns.key_id.tolist()] == [line.key for line in expected]
-    for name in (
-        "t_ms",
-        "hit",
-        "cost_usd",
-        "latency_ms",
-        "cache_latency_ms",
-        "input_tokens",
-        "output_tokens",
-    ):
-        assert np.array_equal(
-            getattr(columns, name), [getattr(line, name) for line in expected], equal_nan=True
-        ), name
-    for k, key in enumerate(columns.keys):
-        line = next(line for line in expected if line.key == key)
-        assert (columns.key_symbol[k], columns.key_type[k]) == (line.symbol, line.data_type)
+    assert_fast_reader_agrees(path, text)
 
 
 def uniform_trace(path: Path, seed: int, symbol: bool, model: bool, lines: int = 3000) -> list[str]:
@@ -162,26 +163,7 @@ def test_fast_reader_agrees_on_uniform_blocks(
     path = tmp_path / "trace.jsonl"
     text = uniform_trace(path, block + 2 * symbol + model, symbol, model)
     monkeypatch.setattr(trace_parse, "BLOCK_BYTES", block)
-    columns = read_columns(str(path), "trace", want_tokens=True)
-    expected = slow_lines(text)
-    assert columns.size == len(expected)
-    assert columns.fast_lines > 0.8 * len(expected)
-    assert [columns.keys[k] for k in columns.key_id.tolist()] == [line.key for line in expected]
-    for name in (
-        "t_ms",
-        "hit",
-        "cost_usd",
-        "latency_ms",
-        "cache_latency_ms",
-        "input_tokens",
-        "output_tokens",
-    ):
-        assert np.array_equal(
-            getattr(columns, name), [getattr(line, name) for line in expected], equal_nan=True
-        ), name
-    for k, key in enumerate(columns.keys):
-        line = next(line for line in expected if line.key == key)
-        assert (columns.key_symbol[k], columns.key_type[k]) == (line.symbol, line.data_type)
+    assert_fast_reader_agrees(path, text)
 
 
 def test_fast_reader_survives_hash_collisions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
