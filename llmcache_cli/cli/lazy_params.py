@@ -8,7 +8,12 @@ command with an option that takes a value imported pydantic, about 0.1 s of star
 - None is what Typer's own ``RuntimeParam.coerce`` returns for a missing value (``()`` for a
   multi-value option), before it looks at the adapter;
 - a ``str`` for an option annotated plain ``str`` without a ``parser`` is returned as it is, as
-  the adapter (``str(value)``) would.
+  the adapter (``str(value)``) would;
+- the option's own declared default, when it is a plain ``int``, ``float``, ``bool`` or enum
+  member of the annotated type (``--top`` left at 10), is returned as it is;
+- the strings of a ``list[str]`` argument (``invalidate AAPL MSFT``) come back as a list.
+
+``tests/cli/test_lazy_params.py`` checks each of these against Typer's own converter.
 
 Everything else goes to Typer's own runtime parameter, built as before. Without the Typer
 internals this relies on (another Typer version), ``install()`` does nothing.
@@ -16,9 +21,38 @@ internals this relies on (another Typer version), ``install()`` does nothing.
 
 from __future__ import annotations
 
-from typing import Any
+import enum
+from typing import Any, get_args, get_origin
 
 _installed = False
+_real_build: Any = None  # Typer's own builder, once installed (the tests compare against it)
+_PLAIN = (int, float, bool)  # a declared default of one of these is returned as it is
+_CONVERT = object()  # _as_is: this value needs Typer's own converter
+
+
+def _as_is(value: Any, param: Any, descriptor: Any) -> Any:
+    """What Typer's converter would make of ``value``, when that is plain to see; else
+    ``_CONVERT``."""
+    annotation = descriptor.annotation
+    if getattr(descriptor.parameter_info, "parser", None) is not None or descriptor.file_annotation:
+        return _CONVERT
+    many = param.multiple or param.nargs == -1
+    if many:
+        if (
+            get_origin(annotation) is list
+            and get_args(annotation) == (str,)
+            and isinstance(value, (tuple, list))
+            and all(type(item) is str for item in value)
+        ):
+            return list(value)
+        return _CONVERT
+    if type(value) is not annotation:
+        return _CONVERT
+    if type(value) is str:
+        return value
+    if (type(value) in _PLAIN or isinstance(value, enum.Enum)) and value == param.default:
+        return value
+    return _CONVERT
 
 
 class _Deferred:
@@ -34,17 +68,11 @@ class _Deferred:
     def coerce(self, value: Any, param: Any, ctx: Any) -> Any:
         if value is None:
             return () if param.multiple or param.nargs == -1 else None
-        descriptor = self._descriptor
-        if (
-            type(value) is str
-            and descriptor.annotation is str
-            and getattr(descriptor.parameter_info, "parser", None) is None
-            and descriptor.file_annotation is None
-            and not (param.multiple or param.nargs == -1)
-        ):
-            return value
+        plain = _as_is(value, param, self._descriptor)
+        if plain is not _CONVERT:
+            return plain
         if self._real is None:
-            self._real = self._build(descriptor)
+            self._real = self._build(self._descriptor)
         return self._real.coerce(value, param=param, ctx=ctx)
 
     def __getattr__(self, name: str) -> Any:  # anything else Typer may ask of the real one
@@ -55,7 +83,7 @@ class _Deferred:
 
 def install() -> None:
     """Make Typer build its option converters lazily (see the module docstring); idempotent."""
-    global _installed
+    global _installed, _real_build
     if _installed:
         return
     _installed = True
@@ -67,6 +95,8 @@ def install() -> None:
     parameter = getattr(core, "_TyperParameter", None)
     if build is None or parameter is None or not hasattr(parameter, "get_runtime_param"):
         return  # pragma: no cover - another Typer: leave it as it is
+
+    _real_build = build
 
     def deferred(descriptor: Any) -> Any:
         return _Deferred(build, descriptor)

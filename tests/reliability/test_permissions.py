@@ -1,4 +1,4 @@
-"""ACL users against a real server (issue 8): the rules docs/reliability.md documents are
+"""ACL users against a real server (issue 8): the rules the README documents are
 applied as written, and shown to be enough and no more.
 
 - the read-only operator runs ``stats``, ``ttl``, ``large-keys``, ``get`` and ``policy``; its
@@ -30,18 +30,18 @@ from tests.support.servers import RedisServer
 
 pytestmark = pytest.mark.redis
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "reliability.md"
+DOC = Path(__file__).resolve().parents[2] / "README.md"
 PASSWORDS = {"llmcache-ro": "ro-Pw-1", "llmcache-rw": "rw-Pw-2", "llmcache-bot": "bot-Pw-3"}
 
 
 def documented_rules() -> dict[str, list[str]]:
-    """The ``ACL SETUSER`` lines of the docs, as argument lists, by user name."""
+    """The ``ACL SETUSER`` lines of the README, as argument lists, by user name."""
     rules = {}
     for line in DOC.read_text().splitlines():
         if line.startswith("ACL SETUSER llmcache-"):
             words = line.split()
             rules[words[2]] = words[3:]
-    assert set(rules) == set(PASSWORDS), f"the docs must define {sorted(PASSWORDS)}"
+    assert set(rules) == set(PASSWORDS), f"the README must define {sorted(PASSWORDS)}"
     return rules
 
 
