@@ -39,7 +39,7 @@ step $BIN/llmcache policy --symbol TSLA
 step $BIN/llmcache stats
 step $BIN/llmcache ttl --limit 5
 step $BIN/llmcache large-keys --top 5
-KEY=$(redis-cli -p "$PORT" --scan --pattern 'analysis:stock:AAPL:*' | head -n 1)
+KEY=$(redis-cli -p "$PORT" --scan --pattern '*:stock:AAPL:v*' | sort | head -n 1)
 step $BIN/llmcache get "$KEY"
 step $BIN/llmcache invalidate AAPL --dry-run
 step $BIN/llmcache invalidate AAPL --yes
