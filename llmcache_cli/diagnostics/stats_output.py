@@ -9,7 +9,7 @@ NaN. Per-node metrics carry ``node`` and ``role`` labels.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from llmcache_cli.diagnostics.common import pct
@@ -140,6 +140,36 @@ class _Exposition:
         self.metric(name, kind, help_text, [({}, value)])
 
 
+# Labelled metrics, one sample per row: (name, type, help, value of a row). ``{exact}`` in a
+# help text says whether the namespace breakdown was exact or sampled.
+MetricSpec = tuple[str, str, str, Callable[[Any], "float | None"]]
+LLM_METRICS: tuple[MetricSpec, ...] = (
+    ("llm_hits_total", "counter", "Cache hits counted by the library.", lambda r: r.hits),
+    ("llm_misses_total", "counter", "Cache misses counted by the library.", lambda r: r.misses),
+    ("llm_hit_rate", "gauge", "Library hits over lookups.", lambda r: r.hit_rate),
+    ("llm_cost_spent_usd_total", "counter", "US dollars spent on LLM calls.", lambda r: r.cost_spent_usd),
+    ("llm_cost_saved_usd_total", "counter", "US dollars saved by cache hits.", lambda r: r.cost_saved_usd),
+    (
+        "llm_time_saved_seconds_total",
+        "counter",
+        "LLM latency saved by cache hits.",
+        lambda r: r.time_saved_ms / 1000.0,
+    ),
+)
+NAMESPACE_METRICS: tuple[MetricSpec, ...] = (
+    ("namespace_keys", "gauge", "Keys per namespace ({exact}).", lambda n: n.keys),
+    ("namespace_memory_bytes", "gauge", "Memory per namespace ({exact}).", lambda n: n.memory_bytes),
+    ("namespace_no_ttl_keys", "gauge", "Keys without TTL per namespace ({exact}).", lambda n: n.no_ttl_keys),
+)
+NODE_METRICS: tuple[MetricSpec, ...] = (
+    ("node_keys", "gauge", "Keys on each node (DBSIZE).", lambda n: n.keys),
+    ("node_used_memory_bytes", "gauge", "Memory used on each node.", lambda n: n.used_memory_bytes),
+    ("node_keyspace_hits_total", "counter", "Successful key lookups per node.", lambda n: n.hits),
+    ("node_keyspace_misses_total", "counter", "Failed key lookups per node.", lambda n: n.misses),
+    ("node_evicted_keys_total", "counter", "Keys evicted by maxmemory per node.", lambda n: n.evicted_keys),
+)
+
+
 def prometheus(report: StatsReport) -> str:
     """The text exposition format (version 0.0.4)."""
     out = _Exposition()
@@ -162,76 +192,15 @@ def prometheus(report: StatsReport) -> str:
     out.one("keyspace_hit_rate", "gauge", "Keyspace hits over lookups.", keyspace.hit_rate)
     out.one("evicted_keys_total", "counter", "Keys evicted by maxmemory.", keyspace.evicted_keys)
     out.one("expired_keys_total", "counter", "Keys expired by TTL.", keyspace.expired_keys)
-    rows = [({"namespace": r.namespace}, r) for r in report.llm.namespaces]
-    out.metric(
-        "llm_hits_total", "counter", "Cache hits counted by the library.", [(k, r.hits) for k, r in rows]
-    )
-    out.metric(
-        "llm_misses_total",
-        "counter",
-        "Cache misses counted by the library.",
-        [(k, r.misses) for k, r in rows],
-    )
-    out.metric("llm_hit_rate", "gauge", "Library hits over lookups.", [(k, r.hit_rate) for k, r in rows])
-    out.metric(
-        "llm_cost_spent_usd_total",
-        "counter",
-        "US dollars spent on LLM calls.",
-        [(k, r.cost_spent_usd) for k, r in rows],
-    )
-    out.metric(
-        "llm_cost_saved_usd_total",
-        "counter",
-        "US dollars saved by cache hits.",
-        [(k, r.cost_saved_usd) for k, r in rows],
-    )
-    out.metric(
-        "llm_time_saved_seconds_total",
-        "counter",
-        "LLM latency saved by cache hits.",
-        [(k, r.time_saved_ms / 1000.0) for k, r in rows],
-    )
-    spaces = [({"namespace": ns.namespace}, ns) for ns in report.breakdown.namespaces]
     exact = "exact" if report.breakdown.exact else "estimated from a sample"
-    out.metric("namespace_keys", "gauge", f"Keys per namespace ({exact}).", [(k, n.keys) for k, n in spaces])
-    out.metric(
-        "namespace_memory_bytes",
-        "gauge",
-        f"Memory per namespace ({exact}).",
-        [(k, n.memory_bytes) for k, n in spaces],
+    groups = (
+        ([({"namespace": r.namespace}, r) for r in report.llm.namespaces], LLM_METRICS),
+        ([({"namespace": n.namespace}, n) for n in report.breakdown.namespaces], NAMESPACE_METRICS),
+        ([({"node": n.name, "role": n.role}, n) for n in (*report.nodes, *report.replicas)], NODE_METRICS),
     )
-    out.metric(
-        "namespace_no_ttl_keys",
-        "gauge",
-        f"Keys without TTL per namespace ({exact}).",
-        [(k, n.no_ttl_keys) for k, n in spaces],
-    )
-    nodes = [({"node": n.name, "role": n.role}, n) for n in (*report.nodes, *report.replicas)]
-    out.metric("node_keys", "gauge", "Keys on each node (DBSIZE).", [(k, n.keys) for k, n in nodes])
-    out.metric(
-        "node_used_memory_bytes",
-        "gauge",
-        "Memory used on each node.",
-        [(k, n.used_memory_bytes) for k, n in nodes],
-    )
-    out.metric(
-        "node_keyspace_hits_total",
-        "counter",
-        "Successful key lookups per node.",
-        [(k, n.hits) for k, n in nodes],
-    )
-    out.metric(
-        "node_keyspace_misses_total",
-        "counter",
-        "Failed key lookups per node.",
-        [(k, n.misses) for k, n in nodes],
-    )
-    out.metric(
-        "node_evicted_keys_total",
-        "counter",
-        "Keys evicted by maxmemory per node.",
-        [(k, n.evicted_keys) for k, n in nodes],
-    )
+    for rows, specs in groups:
+        for name, kind, help_text, get in specs:
+            out.metric(name, kind, help_text.format(exact=exact), [(k, get(r)) for k, r in rows])
     active = {w.code for w in report.warnings}
     out.metric(
         "warning",
