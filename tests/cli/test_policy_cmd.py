@@ -8,16 +8,8 @@ import pytest
 
 from tests.cli.conftest import Invoke, json_of
 from tests.support.servers import free_port
+from tests.test_policy import BY_TYPE  # SPEC section 5's table, written out once for the tests
 
-BY_TYPE = {
-    "fundamental": 86400,
-    "sentiment": 3600,
-    "technical": 900,
-    "earnings": 604800,
-    "market": 1800,
-    "historical": 2592000,
-    "analysis": 3600,
-}
 OPEN_TSLA = {
     "fundamental": 1800,
     "sentiment": 450,
