@@ -24,6 +24,14 @@ from tests.cli.conftest import cli, json_of  # noqa: F401  (the in-process runne
 from tests.support.servers import RedisServer
 
 ROOT = Path(__file__).resolve().parents[2]
+# Every way of deleting: by the per-symbol index, by SCAN, a version purge, a raw pattern.
+DELETING_COMMANDS = [
+    ["invalidate", "AAPL", "--yes", "--json"],
+    ["invalidate", "AAPL", "--scan", "--yes"],
+    ["purge-version", "v1", "--yes"],
+    ["invalidate", "--pattern", "analysis:*", "--yes"],
+]
+DELETING_IDS = ["index", "scan", "purge-version", "pattern"]
 ENVELOPE = json.dumps({"result": {"signal": "buy"}, "meta": {"cost_usd": 0.01, "model": "m"}})
 # One EVAL fills a throwaway server fast (200k keys in well under a second).
 FILL_SCRIPT = """

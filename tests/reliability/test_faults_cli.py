@@ -19,6 +19,8 @@ import redis
 
 from tests.cli.conftest import Invoke
 from tests.reliability.conftest import (
+    DELETING_COMMANDS,
+    DELETING_IDS,
     Servers,
     SilentListener,
     assert_fails_cleanly,
@@ -271,16 +273,7 @@ def replica(servers: Servers) -> tuple[RedisServer, RedisServer]:
     return primary, copy
 
 
-@pytest.mark.parametrize(
-    "command",
-    [
-        ["invalidate", "AAPL", "--yes", "--json"],
-        ["invalidate", "AAPL", "--scan", "--yes"],
-        ["purge-version", "v1", "--yes"],
-        ["invalidate", "--pattern", "analysis:*", "--yes"],
-    ],
-    ids=["index", "scan", "purge-version", "pattern"],
-)
+@pytest.mark.parametrize("command", DELETING_COMMANDS, ids=DELETING_IDS)
 def test_invalidate_on_a_read_only_replica(
     cli: Invoke, replica: tuple[RedisServer, RedisServer], command: list[str]
 ) -> None:

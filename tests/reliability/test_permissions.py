@@ -25,7 +25,14 @@ from llmcache_cli import CacheService, cached
 from llmcache_cli.cache.redis_ops import INDEX_PRUNE_AT
 from llmcache_cli.config import Settings
 from tests.cli.conftest import Invoke
-from tests.reliability.conftest import ENVELOPE, assert_fails_cleanly, fill, keyspace
+from tests.reliability.conftest import (
+    DELETING_COMMANDS,
+    DELETING_IDS,
+    ENVELOPE,
+    assert_fails_cleanly,
+    fill,
+    keyspace,
+)
 from tests.support.servers import RedisServer
 
 pytestmark = pytest.mark.redis
@@ -126,16 +133,7 @@ def test_operators_can_run_every_read_command(
     assert refused(acl) == []
 
 
-@pytest.mark.parametrize(
-    "command",
-    [
-        ["invalidate", "AAPL", "--yes", "--json"],
-        ["invalidate", "AAPL", "--scan", "--yes"],
-        ["purge-version", "v1", "--yes"],
-        ["invalidate", "--pattern", "analysis:*", "--yes"],
-    ],
-    ids=["index", "scan", "purge-version", "pattern"],
-)
+@pytest.mark.parametrize("command", DELETING_COMMANDS, ids=DELETING_IDS)
 def test_read_only_operator_cannot_delete(
     cli: Invoke, acl_server: RedisServer, acl: redis.Redis, command: list[str]
 ) -> None:
