@@ -13,12 +13,14 @@ from typing import Any
 from rich.console import Console
 
 
+# highlight=False: keys and values are data; Rich's guesswork would colour parts of them
+# (the digits inside ``NVDA:02c4...``).
 def stdout_console() -> Console:
-    return Console(file=sys.stdout, soft_wrap=False)
+    return Console(file=sys.stdout, soft_wrap=False, highlight=False)
 
 
 def stderr_console() -> Console:
-    return Console(file=sys.stderr, soft_wrap=True)
+    return Console(file=sys.stderr, soft_wrap=True, highlight=False)
 
 
 def emit_json(data: Any, *, compact: bool = False) -> None:

@@ -18,7 +18,7 @@ from llmcache_cli.client import RedisHandle
 from llmcache_cli.diagnostics.common import display_key, namespace_bytes, namespace_label, ttl_seconds
 from llmcache_cli.envelope import decode_entry, meta_number
 from llmcache_cli.errors import LLMCacheError
-from llmcache_cli.keys import key_bytes, parse_key
+from llmcache_cli.keys import is_internal, key_bytes, parse_key
 
 MAX_ITEMS = 100
 MAX_STRING_BYTES = 1024 * 1024
@@ -80,7 +80,8 @@ def read_entry(
             ) from None
     if kind is None and type_name == "string":
         raise LLMCacheError(f"key {key!r} vanished while being read", hint="it expired or was deleted")
-    parsed = parse_key(raw_key)
+    # llmcache's own bookkeeping (index sets, counters, locks) holds no data type or symbol
+    parsed = None if is_internal(raw_key) else parse_key(raw_key)
     node = handle.nodes[handle.node_index(raw_key)].name if handle.is_cluster else None
     return EntryView(
         key=display_key(raw_key),

@@ -78,15 +78,15 @@ def _rerun_hint(hint: str | None) -> str:
 
 
 def deletion_failed(deleted: int, matched: str, exc: RedisOperationError) -> PartialFailure:
-    """``matched`` reads e.g. "12 matched so far" or "40 previewed"."""
+    """``matched`` reads e.g. "the 12 keys matched so far" or "the 40 previewed keys"."""
     if isinstance(exc, PermissionDenied):  # the message names the user and the refused command
         return PartialFailure(
-            f"deleted {deleted} of {matched} keys, then the server refused: {exc.message}",
+            f"deleted {deleted} of {matched}, then the server refused: {exc.message}",
             hint="; ".join(filter(None, (exc.hint, _GRANT_HINT))),
             done=deleted,
         )
     return PartialFailure(
-        f"deleted {deleted} of {matched} keys before the server failed: {exc.message}",
+        f"deleted {deleted} of {matched} before the server failed: {exc.message}",
         hint=_rerun_hint(exc.hint),
         done=deleted,
     )
@@ -94,7 +94,7 @@ def deletion_failed(deleted: int, matched: str, exc: RedisOperationError) -> Par
 
 def interrupted(deleted: int, matched: str) -> InvalidationInterrupted:
     return InvalidationInterrupted(
-        f"interrupted: deleted {deleted} of {matched} keys", hint=_rerun_hint(None), done=deleted
+        f"interrupted: deleted {deleted} of {matched}", hint=_rerun_hint(None), done=deleted
     )
 
 
@@ -134,7 +134,7 @@ def delete_previewed(
                 )
             )
     except KeyboardInterrupt:
-        raise interrupted(deleted, f"{preview.matched} previewed") from None
+        raise interrupted(deleted, f"the {preview.matched} previewed keys") from None
     except RedisOperationError as exc:
-        raise deletion_failed(deleted, f"{preview.matched} previewed", exc) from None
+        raise deletion_failed(deleted, f"the {preview.matched} previewed keys", exc) from None
     return Invalidation(False, tuple(done), preview.sample_keys)

@@ -268,12 +268,12 @@ def run(
         if not delete:
             return work.result(complete=False)
         so_far = work.result(complete=False)
-        raise interrupted(so_far.deleted, f"{so_far.matched} matched so far") from None
+        raise interrupted(so_far.deleted, f"the {so_far.matched} keys matched so far") from None
     except PartialFailure:
         raise
     except RedisOperationError as exc:
         if not delete:
             raise
         so_far = work.result(complete=False)
-        raise deletion_failed(so_far.deleted, f"{so_far.matched} matched so far", exc) from None
+        raise deletion_failed(so_far.deleted, f"the {so_far.matched} keys matched so far", exc) from None
     return work.result()

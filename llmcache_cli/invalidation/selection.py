@@ -131,9 +131,9 @@ def is_catch_all(glob: str) -> bool:
 def pattern_target(glob: str, data_types: frozenset[str] | None = None, allow_all: bool = False) -> Target:
     """A raw SCAN glob, given explicitly with ``--pattern``; a catch-all needs ``--all``."""
     if is_catch_all(glob) and not allow_all:
-        shown = repr(glob) if glob else "an empty pattern"
+        what = f"--pattern {glob!r}" if glob else "an empty --pattern"
         raise UsageError(
-            f"refusing --pattern {shown}: it would match every key",
+            f"refusing {what}: it would match every key",
             hint="add --all if you really mean every cache key; llmcache:* bookkeeping is always kept",
         )
     return Target("pattern", key_text(glob or "*"), (glob or "*",), data_types=data_types)

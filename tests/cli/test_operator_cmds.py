@@ -126,6 +126,13 @@ def test_get_shows_entries_and_odd_values(cli: Invoke, mixed_url: str) -> None:
     assert missing.exit_code == 1 and "does not exist" in missing.stderr and missing.stdout == ""
 
 
+def test_get_of_bookkeeping_has_no_data_type(cli: Invoke, redis_url: str, real_redis: redis.Redis) -> None:
+    """An index set is llmcache's bookkeeping, not an entry: no data type, no symbol."""
+    real_redis.sadd("llmcache:index:stock:{AAPL}", "analysis:stock:{AAPL}:v1")
+    data = json_of(cli("--url", redis_url, "get", "llmcache:index:stock:{AAPL}", "--json"))
+    assert data["type"] == "set" and (data["data_type"], data["symbol"]) == (None, None)
+
+
 def test_keys_that_are_not_utf8_are_found_and_shown(
     cli: Invoke, redis_url: str, real_redis: redis.Redis
 ) -> None:
