@@ -497,6 +497,8 @@ def test_a_refused_deletion_is_a_permission_problem_not_a_server_failure() -> No
     assert line.startswith("deleted 3 of the 40 previewed keys, then the server refused: permission denied")
     assert "'ro'" in line and "'unlink'" in line and "rerun as a user allowed to delete" in line
     assert "server failed" not in line and "rerun the same command" not in line
-    failed = deletion_failed(3, "the 40 previewed keys", ServerError("Redis did not answer", hint="is it up?"))
+    failed = deletion_failed(
+        3, "the 40 previewed keys", ServerError("Redis did not answer", hint="is it up?")
+    )
     assert "before the server failed" in failed.message and failed.done == 3
     assert failed.hint is not None and failed.hint.startswith("is it up?; then rerun the same command")

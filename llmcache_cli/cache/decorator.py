@@ -158,12 +158,21 @@ def cached(
         namespace = key_prefix or data_type or func.__name__
         check_segment(namespace, "namespace")
         keys = CallKeys(func, namespace, data_type or data_type_of(namespace))
+        if cache is None and not keys.is_method:
+            log.warning(
+                "%s: no cache= and no self/cls parameter to find one on: it will always run uncached",
+                keys.name,
+            )
+        missing = [True]  # an instance without .cache is said once per function, not per call
 
         def service_for(args: tuple[Any, ...]) -> CacheService | None:
             found = cache if cache is not None else keys.instance_cache(args)
             if found is not None and not isinstance(found, CacheService):
                 log.warning("%s: cache %r is not a CacheService; not caching", keys.name, found)
                 return None
+            if found is None and keys.is_method and missing[0]:
+                missing[0] = False
+                log.warning("%s: the instance has no .cache (a CacheService); running uncached", keys.name)
             return found
 
         @functools.wraps(func)

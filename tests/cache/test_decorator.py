@@ -78,6 +78,32 @@ def test_method_skips_self_and_uses_the_instance_cache(settings: Settings) -> No
     assert one.analyze.cache_key(one, "AAPL", {"pe": 1}) == two.analyze.cache_key(two, "AAPL", {"pe": 1})  # type: ignore[attr-defined]
 
 
+def test_a_cache_that_cannot_be_found_is_said_once(caplog: pytest.LogCaptureFixture) -> None:
+    """No cache= and no self/cls: said when decorated. A method whose instance has no .cache:
+    said at the first call, not at every call. Both still run the function."""
+    with caplog.at_level("WARNING", logger="llmcache_cli"):
+
+        @cached()
+        async def analyze(s: Any, symbol: str) -> str:
+            return symbol
+
+        assert "always run uncached" in caplog.text
+
+        class Bare:
+            @cached()
+            async def analyze(self, symbol: str) -> str:
+                return symbol
+
+        caplog.clear()
+        bare = Bare()
+        assert [run(bare.analyze("AAPL")) for _ in range(3)] == ["AAPL"] * 3
+        assert run(analyze(None, "MSFT")) == "MSFT"
+    said = [r.getMessage() for r in caplog.records]
+    assert len(said) == 1 and said[0].endswith(
+        "Bare.analyze: the instance has no .cache (a CacheService); running uncached"
+    )
+
+
 def test_version_and_hash_tag_come_from_settings(settings: Settings) -> None:
     tagged = dataclasses.replace(settings, hash_tag="always", cache_version="v7")
     cache = offline_cache(tagged)
