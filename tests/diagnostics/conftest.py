@@ -18,3 +18,16 @@ def handle(redis_url: str) -> Iterator[RedisHandle]:
 @pytest.fixture
 def mixed(real_redis: redis.Redis) -> Mixed:
     return build_mixed(real_redis)
+
+
+def fill_entries(client: redis.Redis, count: int, **set_options: object) -> None:
+    """``count`` small entries ``analysis:stock:S{i}:v1`` (value ``x``), in one pipeline."""
+    pipe = client.pipeline(transaction=False)
+    for i in range(count):
+        pipe.set(f"analysis:stock:S{i}:v1", "x", **set_options)  # type: ignore[arg-type]
+    pipe.execute()
+
+
+def interrupt(_: int) -> None:
+    """A progress callback that acts as Ctrl-C at the first page."""
+    raise KeyboardInterrupt

@@ -8,6 +8,7 @@ import redis
 from llmcache_cli.client import RedisHandle
 from llmcache_cli.diagnostics.common import INTERNAL_NAMESPACE, NO_NAMESPACE
 from llmcache_cli.diagnostics.large_keys import as_json, find_large_keys
+from tests.diagnostics.conftest import interrupt
 from tests.diagnostics.mixed import Mixed, independent_sizes
 
 pytestmark = pytest.mark.redis
@@ -72,9 +73,6 @@ def test_ctrl_c_returns_what_was_found(real_redis: redis.Redis, handle: RedisHan
     for i in range(5000):
         pipe.set(f"analysis:stock:S{i}:v1", "x" * (i % 100))
     pipe.execute()
-
-    def interrupt(_: int) -> None:
-        raise KeyboardInterrupt
 
     report = find_large_keys(handle, top=3, on_progress=interrupt)
     assert report.partial

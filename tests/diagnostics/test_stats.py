@@ -12,6 +12,7 @@ from llmcache_cli.diagnostics.counters import LLMSummary, total_of
 from llmcache_cli.diagnostics.serverinfo import KeyspaceFigures, NodeInfo, ServerFigures, UnreachableNode
 from llmcache_cli.diagnostics.stats import Breakdown, collect_stats, find_warnings
 from llmcache_cli.keys import stats_key
+from tests.diagnostics.conftest import fill_entries, interrupt
 from tests.diagnostics.mixed import Mixed
 
 pytestmark = pytest.mark.redis
@@ -117,37 +118,31 @@ def test_warnings_on_the_real_server(real_redis: redis.Redis, handle: RedisHandl
 
 
 def test_ctrl_c_during_full_scan(real_redis: redis.Redis, handle: RedisHandle) -> None:
-    pipe = real_redis.pipeline(transaction=False)
-    for i in range(4000):
-        pipe.set(f"analysis:stock:S{i}:v1", "x", ex=100)
-    pipe.execute()
-
-    def interrupt(_: int) -> None:
-        raise KeyboardInterrupt
-
+    fill_entries(real_redis, 4000, ex=100)
     report = collect_stats(handle, full=True, on_progress=interrupt)
     assert report.partial and not report.breakdown.exact and 0 < report.breakdown.scanned < 4000
     assert report.keyspace.keys == 4000
 
 
+SERVER = dict(
+    version="7.0.15",
+    mode="standalone",
+    nodes=1,
+    uptime_seconds=10,
+    used_memory_bytes=500 << 20,
+    used_memory_peak_bytes=600 << 20,
+    used_memory_rss_bytes=520 << 20,
+    maxmemory_bytes=1 << 30,
+    maxmemory_policy="allkeys-lru",
+    mem_fragmentation_ratio=1.04,
+    mem_fragmentation_bytes=20 << 20,
+    connected_clients=3,
+    ops_per_sec=100,
+)
+
+
 def server(**changes: object) -> ServerFigures:
-    base = dict(
-        version="7.0.15",
-        mode="standalone",
-        nodes=1,
-        uptime_seconds=10,
-        used_memory_bytes=500 << 20,
-        used_memory_peak_bytes=600 << 20,
-        used_memory_rss_bytes=520 << 20,
-        maxmemory_bytes=1 << 30,
-        maxmemory_policy="allkeys-lru",
-        mem_fragmentation_ratio=1.04,
-        mem_fragmentation_bytes=20 << 20,
-        connected_clients=3,
-        ops_per_sec=100,
-    )
-    base.update(changes)
-    return ServerFigures(**base)  # type: ignore[arg-type]
+    return ServerFigures(**{**SERVER, **changes})  # type: ignore[arg-type]
 
 
 def keyspace(**changes: int) -> KeyspaceFigures:
@@ -185,31 +180,11 @@ def test_counter_hashes_are_not_leaks() -> None:
 
 
 def node(name: str, **changes: object) -> NodeInfo:
-    base: dict[str, object] = dict(
-        name=name,
-        role="primary",
-        primary=None,
-        version="7.0.15",
-        mode="cluster",
-        uptime_seconds=10,
-        used_memory_bytes=500 << 20,
-        used_memory_peak_bytes=600 << 20,
-        used_memory_rss_bytes=520 << 20,
-        maxmemory_bytes=1 << 30,
-        maxmemory_policy="allkeys-lru",
-        mem_fragmentation_ratio=1.04,
-        mem_fragmentation_bytes=20 << 20,
-        connected_clients=3,
-        ops_per_sec=100,
-        keys=50,
-        keys_with_ttl=50,
-        hits=5,
-        misses=5,
-        evicted_keys=0,
-        expired_keys=3,
-    )
-    base.update(changes)
-    return NodeInfo(**base)  # type: ignore[arg-type]
+    """One primary of a cluster: the server's figures (less ``nodes``) plus its keyspace's."""
+    base = {k: v for k, v in SERVER.items() if k != "nodes"}
+    base |= dict(name=name, role="primary", primary=None, mode="cluster", keys=50, keys_with_ttl=50)
+    base |= dict(hits=5, misses=5, evicted_keys=0, expired_keys=3)
+    return NodeInfo(**{**base, **changes})  # type: ignore[arg-type]
 
 
 def test_cluster_warnings_name_each_primary_that_needs_action() -> None:

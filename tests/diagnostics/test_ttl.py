@@ -15,6 +15,7 @@ from llmcache_cli.diagnostics.ttl import as_json, inspect_ttls
 from llmcache_cli.diagnostics.ttl_tally import OUTSIDE_SCHEMA, bucket_index
 from llmcache_cli.keys import is_internal, parse_key
 from llmcache_cli.policy import TTLPolicy, make_policy
+from tests.diagnostics.conftest import fill_entries, interrupt
 from tests.diagnostics.mixed import Mixed
 
 pytestmark = pytest.mark.redis
@@ -109,14 +110,7 @@ def test_pattern_keys_and_sample(real_redis: redis.Redis, handle: RedisHandle, m
 
 
 def test_ctrl_c_is_partial(real_redis: redis.Redis, handle: RedisHandle) -> None:
-    pipe = real_redis.pipeline(transaction=False)
-    for i in range(4000):
-        pipe.set(f"analysis:stock:S{i}:v1", "x", ex=100)
-    pipe.execute()
-
-    def interrupt(_: int) -> None:
-        raise KeyboardInterrupt
-
+    fill_entries(real_redis, 4000, ex=100)
     report = inspect_ttls(handle, policy(), on_progress=interrupt)
     assert report.partial and not report.exact and 0 < report.scanned < 4000
 
