@@ -10,7 +10,8 @@ module builds no client.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import contextlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import repeat
 from typing import Any
 
@@ -97,11 +98,23 @@ def raise_fatal(replies: Sequence[Reply]) -> None:
                 raise reply
 
 
-def borrow(pool: ConnectionPool) -> Any:
+@contextlib.contextmanager
+def borrowed(pool: ConnectionPool) -> Iterator[Any]:
+    """A connection of ``pool`` for the block, returned to it after. If the block does not
+    finish (an error, Ctrl-C, a generator closed early), replies may still be in flight on it,
+    so it is closed rather than reused."""
     try:
-        return pool.get_connection()
+        conn = pool.get_connection()
     except TypeError:  # pragma: no cover - redis-py < 5.3 wants a command name
-        return pool.get_connection("SCAN")  # type: ignore[call-arg]
+        conn = pool.get_connection("SCAN")  # type: ignore[call-arg]
+    finished = False
+    try:
+        yield conn
+        finished = True
+    finally:
+        if not finished:
+            conn.disconnect()
+        pool.release(conn)
 
 
 def reply_reader(conn: Any) -> Callable[[int], list[Reply]]:

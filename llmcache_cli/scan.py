@@ -27,7 +27,7 @@ from llmcache_cli.resp import (
     NO_COMMANDS,
     KeyCommands,
     Reply,
-    borrow,
+    borrowed,
     bulk,
     pack_command,
     pack_commands,
@@ -130,10 +130,7 @@ class BatchScan:
 
     def __iter__(self) -> Iterator[Batch]:
         scanner, width = self._scanner, self.commands.width
-        pool = self.node.client.connection_pool
-        conn = borrow(pool)
-        finished = False
-        try:
+        with borrowed(self.node.client.connection_pool) as conn:
             read = reply_reader(conn)
             conn.send_packed_command([scanner.command(b"0")])
             cursor, raw = scanner.parse(read(1)[0])
@@ -162,12 +159,7 @@ class BatchScan:
                     seen += len(raw)
                     following = self._send(conn, cursor, raw, seen)
                 write = following
-            finished = True
             self.complete = cursor == b"0"
-        finally:
-            if not finished:
-                conn.disconnect()
-            pool.release(conn)
 
     def _send(self, conn: Any, cursor: bytes, raw: list[bytes], seen: int) -> _Write:
         """Send the write for a page just read (with the next SCAN unless it was the last)."""
@@ -235,19 +227,11 @@ def fetch(
     write, one read, on the node's own connection."""
     keys = list(keys)
     n = commands.width * len(keys)
-    pool = node.client.connection_pool
-    conn = borrow(pool)
-    ok = False
-    try:
+    with borrowed(node.client.connection_pool) as conn:
         payload = commands.pack(keys) + pack_commands(tail)
         if payload:
             conn.send_packed_command([payload])
         replies = reply_reader(conn)(n + len(tail))
-        ok = True
-    finally:
-        if not ok:
-            conn.disconnect()
-        pool.release(conn)
     if check:
         raise_fatal(replies)
     return Batch(keys, replies[:n], replies[n:], len(keys))
