@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Collection, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from llmcache_cli.client import Node, RedisHandle
@@ -177,47 +177,11 @@ def _named_keys(handle: RedisHandle, tally: TTLTally, keys: list[bytes]) -> None
 
 
 def as_json(report: TTLReport) -> dict[str, Any]:
-    return {
-        "policy": report.policy,
-        "selection": report.selection,
-        "exact": report.exact,
-        "partial": report.partial,
-        "scanned": report.scanned,
-        "vanished": report.vanished,
-        "no_ttl": report.no_ttl,
-        "over_policy": report.over_policy,
-        "buckets": [
-            {"label": b.label, "max_seconds": b.max_seconds, "keys": b.keys, "memory_bytes": b.memory_bytes}
-            for b in report.buckets
-        ],
-        "data_types": [
-            {
-                "group": row.group,
-                "data_type": row.data_type,
-                "keys": row.keys,
-                "no_ttl": row.no_ttl,
-                "min_ttl_seconds": row.min_ttl_seconds,
-                "median_ttl_seconds": row.median_ttl_seconds,
-                "max_ttl_seconds": row.max_ttl_seconds,
-                "policy_max_ttl_seconds": row.policy_max_ttl_seconds,
-                "over_policy": row.over_policy,
-            }
-            for row in report.data_types
-        ],
-        "limit": report.limit,
-        "no_ttl_keys": [
-            {"key": k.key, "namespace": k.namespace, "type": k.type, "memory_bytes": k.memory_bytes}
-            for k in report.no_ttl_keys
-        ],
-        "over_policy_keys": [
-            {
-                "key": k.key,
-                "data_type": k.data_type,
-                "symbol": k.symbol,
-                "ttl_seconds": k.ttl_seconds,
-                "policy_max_ttl_seconds": k.policy_max_ttl_seconds,
-                "memory_bytes": k.memory_bytes,
-            }
-            for k in report.over_policy_keys
-        ],
-    }
+    """Every field of the report, by its own name; a data-type row also says its ``data_type``
+    (null for llmcache's bookkeeping and keys outside the schema)."""
+    out = asdict(report)
+    for name in ("buckets", "data_types", "no_ttl_keys", "over_policy_keys"):
+        out[name] = list(out[name])  # JSON arrays as lists, as everywhere else
+    for row, fields in zip(report.data_types, out["data_types"], strict=True):
+        fields["data_type"] = row.data_type
+    return out
