@@ -14,7 +14,6 @@ import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
 
 import redis
 import redis.asyncio
@@ -88,10 +87,9 @@ def check_cluster_url(url: RedisURL) -> None:
             f"Redis Cluster mode needs a TCP URL, got {url.redacted}",
             hint="use redis://host:port (or rediss://) of any cluster node, or pass --no-cluster",
         )
-    db = url_db(url)
-    if db != 0:
+    if url.db != 0:
         raise UsageError(
-            f"{url.redacted} names database {db}, but a Redis Cluster has only database 0",
+            f"{url.redacted} names database {url.db}, but a Redis Cluster has only database 0",
             hint="use database 0: end the URL with /0, or name no database",
         )
 
@@ -112,7 +110,7 @@ def translate_error(
         )
     if isinstance(exc, rex.NoPermissionError) or text.startswith("NOPERM"):
         return PermissionDenied(
-            f"permission denied for ACL user {acl_user(url)!r} at {where}: {text}",
+            f"permission denied for ACL user {url.username or 'default'!r} at {where}: {text}",
             hint="the ACL user lacks a command llmcache needs; see the README's ACL section",
         )
     if isinstance(
@@ -247,21 +245,6 @@ class RedisHandle:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def acl_user(url: RedisURL) -> str:
-    """The ACL user a (validated) URL logs in as: its user name, else Redis's ``default``."""
-    parts = urlsplit(url.url)
-    name = parts.username or dict(parse_qsl(parts.query)).get("username")
-    return unquote(name) if name else "default"
-
-
-def url_db(url: RedisURL) -> int:
-    """The database number a (validated) URL names."""
-    parts = urlsplit(url.url)
-    query = dict(parse_qsl(parts.query))
-    text = query.get("db", "0") if url.scheme == "unix" else parts.path.lstrip("/") or query.get("db", "0")
-    return int(text)
 
 
 def connect(options: ClientOptions) -> RedisHandle:

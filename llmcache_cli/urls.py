@@ -53,6 +53,8 @@ class RedisURL:
     scheme: str
     redacted: str
     password: str | None
+    username: str | None = None  # the ACL user it logs in as (None: Redis's ``default``)
+    db: int = 0
 
     @property
     def tls(self) -> bool:
@@ -220,7 +222,8 @@ def parse_redis_url(url: str, source: str = "--url") -> RedisURL:
         db_text = parts.path.lstrip("/") or query.get("db", "0")
     if not db_text.isdigit():
         raise UsageError(f"invalid Redis URL {shown!r} from {source}: database {db_text!r} is not a number")
-    return RedisURL(url=url, source=source, scheme=scheme, redacted=shown, password=password)
+    username = unquote(parts.username) if parts.username else None
+    return RedisURL(url, source, scheme, shown, password, username, int(db_text))
 
 
 class Redactor:

@@ -46,6 +46,21 @@ def test_accepted_urls(url: str, scheme: str) -> None:
 
 
 @pytest.mark.parametrize(
+    "url, username, db",
+    [
+        ("redis://localhost:6379", None, 0),
+        ("redis://ops:pw@h:6379/3", "ops", 3),
+        ("redis://ro%20user:pw@h/2", "ro user", 2),
+        ("redis://my%40user:pw@h", "my@user", 0),
+        ("unix:///tmp/r.sock?db=2", None, 2),
+    ],
+)
+def test_user_and_database_are_read_once(url: str, username: str | None, db: int) -> None:
+    parsed = parse_redis_url(url)
+    assert (parsed.username, parsed.db) == (username, db)
+
+
+@pytest.mark.parametrize(
     "url, words",
     [
         ("http://host:6379", "unsupported"),
