@@ -17,7 +17,7 @@ from rich.text import Text
 
 from llmcache_cli.durations import format_duration
 from llmcache_cli.simulation.inputs import PRICE_MOVE
-from llmcache_cli.simulation.results import DayFigures, Figures, SeriesPoint, SimulationResult
+from llmcache_cli.simulation.results import DayFigures, Figures, Projection, SeriesPoint, SimulationResult
 
 if TYPE_CHECKING:
     from llmcache_cli.simulation.compare import Comparison
@@ -74,7 +74,7 @@ def headline(result: SimulationResult, cache_setup: bool = True) -> Text:
     )
 
 
-def summary(f: Figures, monthly: tuple[int, float, float, float] | None = None) -> Table:
+def summary(f: Figures, monthly: Projection | None = None) -> Table:
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold")
     table.add_column(justify="right")
@@ -91,9 +91,11 @@ def summary(f: Figures, monthly: tuple[int, float, float, float] | None = None) 
     table.add_row("Cost with cache", _usd(f.cost_with_cache_usd), "the LLM calls made")
     table.add_row("Savings", _usd(f.savings_usd), _pct(f.savings_pct))
     if monthly is not None:
-        days, without, with_cache, saved = monthly
+        without, with_cache = _usd(monthly.cost_without_cache_usd), _usd(monthly.cost_with_cache_usd)
         table.add_row(
-            "Per month", _usd(saved), f"saved: {_usd(without)} -> {_usd(with_cache)} ({days} trading days)"
+            "Per month",
+            _usd(monthly.savings_usd),
+            f"saved: {without} -> {with_cache} ({monthly.trading_days} trading days)",
         )
     table.add_row("Latency without cache", _ms(f.latency_without_cache_ms), "")
     table.add_row("Latency with cache", _ms(f.latency_with_cache_ms), f"{_speedup(f.speedup)} faster")
@@ -191,14 +193,7 @@ def cost_chart(series: Sequence[SeriesPoint], width: int = CHART_WIDTH, height: 
 
 
 def report(result: SimulationResult) -> RenderableType:
-    m = result.monthly
-    parts: list[RenderableType] = [
-        headline(result),
-        Text(""),
-        summary(
-            result.totals, (m.trading_days, m.cost_without_cache_usd, m.cost_with_cache_usd, m.savings_usd)
-        ),
-    ]
+    parts: list[RenderableType] = [headline(result), Text(""), summary(result.totals, result.monthly)]
     if result.recorded is not None:
         parts += [Text(""), Text("As the trace recorded it:", style="bold"), summary(result.recorded)]
     parts += [Text(""), per_type_table(result), per_day_table(result), cost_chart(result.series)]
@@ -208,15 +203,13 @@ def report(result: SimulationResult) -> RenderableType:
 
 
 def comparison(result: Comparison) -> RenderableType:
-    table = Table(
-        title=f"Key strategies x TTL policies (best: most saved, <= {result.max_stale_pct:g}% stale hits)",
-        title_justify="left",
-        box=box.SIMPLE_HEAD,
-        padding=(0, 1),
-        title_style="bold",
+    table = _table(
+        f"Key strategies x TTL policies (best: most saved, <= {result.max_stale_pct:g}% stale hits)",
+        "strategy",
     )
-    for name in ("strategy", "policy", "hit rate", "cost", "saved", "stale", "latency"):
-        table.add_column(name, justify="left" if name in ("strategy", "policy") else "right", no_wrap=True)
+    table.add_column("policy", no_wrap=True)
+    for name in ("hit rate", "cost", "saved", "stale", "latency"):
+        table.add_column(name, justify="right", no_wrap=True)
     for k, row in enumerate(result.rows):
         f = row.figures
         style = "bold green" if k == result.best else None

@@ -17,9 +17,7 @@ from llmcache_cli.errors import UsageError
 from llmcache_cli.simulation.context import RememberingCalendar
 from llmcache_cli.simulation.results import Figures, SimulationResult, figures_dict
 from llmcache_cli.simulation.run import simulate
-from llmcache_cli.simulation.scenario import KEY_STRATEGIES, Scenario
-
-DEFAULT_MAX_STALE_PCT = 5.0
+from llmcache_cli.simulation.scenario import DEFAULT_MAX_STALE_PCT, KEY_STRATEGIES, Scenario
 
 
 @dataclass(frozen=True)

@@ -63,7 +63,7 @@ def build_context(
     return SimContext(scenario, settings, calendar, policy, grid, model)
 
 
-def row_chunks(count: int, grid_size: int, budget: int = 4_000_000) -> list[range]:
+def row_chunks(count: int, grid_size: int, budget: int) -> list[range]:
     """Split ``count`` symbols so that each chunk's input arrays hold about ``budget`` values."""
     per_chunk = max(1, budget // max(1, grid_size))
     return [range(lo, min(count, lo + per_chunk)) for lo in range(0, count, per_chunk)]

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from llmcache_cli.simulation.context import SimContext
-from llmcache_cli.simulation.inputs import changed
+from llmcache_cli.simulation.inputs import InputArrays, changed
 from llmcache_cli.simulation.keying import entry_key
 from llmcache_cli.simulation.tally import EndEntry, Tally
 from llmcache_cli.simulation.workload import end_instant, from_epoch_ms
@@ -111,3 +111,20 @@ def end_entry(
         input_tokens=cost.input_tokens,
         output_tokens=cost.output_tokens,
     )
+
+
+def grid_entry(
+    ctx: SimContext,
+    arrays: InputArrays,
+    row: int,
+    symbol: str,
+    data_type: str,
+    index: int,
+    expires_ms: int,
+) -> EndEntry:
+    """The entry written by the miss of ``symbol`` (row ``row`` of ``arrays``) at grid instant
+    ``index``, as the fast engines report it in the end state."""
+    at = int(ctx.grid.times_ms[index])
+    key = entry_key(ctx.scenario.key_strategy, data_type, symbol, ctx.version, arrays, row, index, at)
+    snapshot = arrays.snapshot(row, index, data_type)
+    return end_entry(ctx, key, data_type, symbol, at + ctx.scenario.llm_latency_ms, expires_ms, snapshot)

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from llmcache_cli.simulation.context import SimContext, row_chunks
-from llmcache_cli.simulation.engine import end_entry
+from llmcache_cli.simulation.engine import grid_entry
 from llmcache_cli.simulation.inputs import FIELDS, PRICE_LIMIT, InputArrays
-from llmcache_cli.simulation.keying import BUCKET_MS, entry_key
+from llmcache_cli.simulation.keying import BUCKET_MS
 from llmcache_cli.simulation.tally import Tally
 from llmcache_cli.simulation.ttls import TypeTTLs, type_ttls
 from llmcache_cli.simulation.workload import end_instant
@@ -125,7 +125,6 @@ def stale_counts(
 ) -> np.ndarray:
     """Per hit instant: how many of ``rows`` were served an answer whose inputs changed since."""
     fields = FIELDS[data_type]
-    out = np.zeros(hits.size, dtype=np.int64)
     if "price" in fields:
         price = arrays.price[rows]
         before = price[:, owner]
@@ -141,8 +140,7 @@ def stale_counts(
         if across.size:
             earnings = arrays.earnings[rows]
             moved[:, across] |= earnings[:, hits[across]] != earnings[:, owner[across]]
-    out += moved.sum(axis=0)
-    return out
+    return moved.sum(axis=0, dtype=np.int64)
 
 
 def run_chains(ctx: SimContext, plan: Plan) -> Tally:
@@ -210,12 +208,7 @@ def _chain_end_state(
     if not live:
         return
     data_type = ctx.scenario.data_types[d]
-    times = ctx.grid.times_ms
-    latency = ctx.scenario.llm_latency_ms
     for row in rows.tolist():
         symbol = ctx.scenario.symbols[first_symbol + row]
         for m in live:
-            at = int(times[m])
-            key = entry_key(ctx.scenario.key_strategy, data_type, symbol, ctx.version, arrays, row, m, at)
-            snapshot = arrays.snapshot(row, m, data_type)
-            tally.live.append(end_entry(ctx, key, data_type, symbol, at + latency, int(expiry[m]), snapshot))
+            tally.live.append(grid_entry(ctx, arrays, row, symbol, data_type, m, int(expiry[m])))

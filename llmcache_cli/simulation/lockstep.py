@@ -19,10 +19,9 @@ from __future__ import annotations
 import numpy as np
 
 from llmcache_cli.simulation.context import SimContext, row_chunks
-from llmcache_cli.simulation.engine import end_entry
+from llmcache_cli.simulation.engine import grid_entry
 from llmcache_cli.simulation.fast import Plan
 from llmcache_cli.simulation.inputs import FIELDS, PRICE_LIMIT, InputArrays
-from llmcache_cli.simulation.keying import entry_key
 from llmcache_cli.simulation.tally import Tally
 from llmcache_cli.simulation.workload import end_instant
 
@@ -168,14 +167,7 @@ def _record(
     expires: np.ndarray,
 ) -> None:
     """Add the live entries of rows ``which`` (made at instants ``owner``) to the end state."""
-    times = ctx.grid.times_ms
-    latency = ctx.scenario.llm_latency_ms
     for r, m, e in zip(which.tolist(), owner.tolist(), expires.tolist(), strict=True):
         s = int(rows.symbol[r])
         data_type = ctx.scenario.data_types[int(rows.dtype[r])]
-        symbol = ctx.scenario.symbols[first + s]
-        at = int(times[m])
-        key = entry_key(ctx.scenario.key_strategy, data_type, symbol, ctx.version, arrays, s, m, at)
-        tally.live.append(
-            end_entry(ctx, key, data_type, symbol, at + latency, e, arrays.snapshot(s, m, data_type))
-        )
+        tally.live.append(grid_entry(ctx, arrays, s, ctx.scenario.symbols[first + s], data_type, m, e))

@@ -91,11 +91,10 @@ def populate_redis(
     options = ClientOptions.from_flags(url, settings.timeout_seconds if timeout is None else timeout)
     handle = connect(options)  # a clear error (exit 1) when the server cannot be reached
     try:
-        hash_tag = settings.hash_tag == "always" or (settings.hash_tag == "auto" and handle.is_cluster)
         latency = float(result.parameters["llm_latency_ms"])
         deltas = counter_deltas(result, latency, float(result.parameters["cache_latency_ms"]))
         end_ms = epoch_ms(result.end_at)
-        written = asyncio.run(_write_entries(result.live, options, settings, end_ms, hash_tag))
+        written = asyncio.run(_write_entries(result.live, options, settings, end_ms))
         for namespace, spent in written.items():  # ``set`` counted these already
             deltas.setdefault(namespace, CounterDelta()).cost_spent_usd -= spent
         commands = [cmd for ns, delta in sorted(deltas.items()) for cmd in delta.commands(ns)]
@@ -110,12 +109,15 @@ def populate_redis(
 
 
 async def _write_entries(
-    entries: tuple[EndEntry, ...], options: ClientOptions, settings: Settings, end_ms: int, hash_tag: bool
+    entries: tuple[EndEntry, ...], options: ClientOptions, settings: Settings, end_ms: int
 ) -> dict[str, float]:
-    """Write the entries; the cost ``set`` counted as spent, per namespace."""
+    """Write the entries; the cost ``set`` counted as spent, per namespace. Keys get a cluster
+    hash tag when the service's own rule says so (``CacheService.hash_tags``)."""
     spent: dict[str, float] = defaultdict(float)
     failed = 0
     async with CacheService(options.url.url, settings=settings, timeout=options.timeout) as cache:
+        await cache.connect()  # finds out whether the server is a cluster
+        hash_tag = cache.hash_tags()
         gate = asyncio.Semaphore(CONCURRENCY)
 
         async def one(entry: EndEntry) -> bool:

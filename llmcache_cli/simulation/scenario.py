@@ -38,6 +38,7 @@ MAX_LLM_LATENCY_MS = 3_600_000  # an hour: longer "latency" is a typo, and would
 MIN_START = dt.date(1900, 1, 1)
 MAX_START = dt.date(2200, 12, 31)
 MAX_COST_PER_CALL = 1000.0  # USD; more is a typo (and huge values overflow the totals)
+DEFAULT_MAX_STALE_PCT = 5.0  # --compare: the most stale hits the best run may have
 
 # Well-known large US stocks, in a fixed order: ``--symbols N`` takes the first N, then
 # generated names. TSLA is among the first 50, so the volatile-symbol rules show by default.

@@ -270,6 +270,20 @@ def test_a_replay_by_hand(tmp_path: Path) -> None:
     assert [row.data_type for row in result.per_data_type] == ["analysis"]
 
 
+def replay_error(path: Path, llm_latency_ms: int, cache_latency_ms: float) -> str:
+    """The one-line UsageError that replaying ``path`` under a flat policy must raise."""
+    with pytest.raises(UsageError) as info:
+        replay_file(
+            str(path),
+            SETTINGS,
+            policy="flat",
+            flat_ttl_seconds=None,
+            llm_latency_ms=llm_latency_ms,
+            cache_latency_ms=cache_latency_ms,
+        )
+    return info.value.one_line()
+
+
 @pytest.mark.parametrize(
     ("line", "words"),
     [
@@ -289,16 +303,7 @@ def test_a_replay_by_hand(tmp_path: Path) -> None:
 def test_a_bad_line_is_named(tmp_path: Path, line: str, words: str) -> None:
     path = tmp_path / "t.jsonl"
     path.write_text(record(START, "a:stock:X:v1", "X", "analysis").to_json() + "\n" + line + "\n")
-    with pytest.raises(UsageError) as info:
-        replay_file(
-            str(path),
-            SETTINGS,
-            policy="flat",
-            flat_ttl_seconds=None,
-            llm_latency_ms=500,
-            cache_latency_ms=5.0,
-        )
-    assert words in info.value.one_line()
+    assert words in replay_error(path, llm_latency_ms=500, cache_latency_ms=5.0)
 
 
 def test_a_bad_line_in_the_second_half_is_numbered_from_the_top(
@@ -317,13 +322,4 @@ def test_missing_or_empty_trace(tmp_path: Path) -> None:
     for path, words in ((tmp_path / "nope.jsonl", "not found"), (tmp_path / "empty.jsonl", "no requests")):
         if words == "no requests":
             path.write_text("\n\n")
-        with pytest.raises(UsageError) as info:
-            replay_file(
-                str(path),
-                SETTINGS,
-                policy="flat",
-                flat_ttl_seconds=None,
-                llm_latency_ms=0,
-                cache_latency_ms=0,
-            )
-        assert words in info.value.one_line()
+        assert words in replay_error(path, llm_latency_ms=0, cache_latency_ms=0)

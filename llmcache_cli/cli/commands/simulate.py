@@ -20,7 +20,6 @@ from llmcache_cli.simulation import scenario as sc
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 DEFAULT_START = sc.DEFAULT_START.isoformat()
-DEFAULT_MAX_STALE_PCT = 5.0  # the same as simulation.compare's (kept light: no numpy at import)
 
 HELP = """Simulate what caching saves a trading bot, on a virtual clock. Needs no Redis.
 
@@ -184,7 +183,7 @@ def simulate_command(
                 settings,
                 strategies,
                 (policy,) if policy else POLICIES,
-                DEFAULT_MAX_STALE_PCT if max_stale_pct is None else max_stale_pct,
+                sc.DEFAULT_MAX_STALE_PCT if max_stale_pct is None else max_stale_pct,
                 "auto" if engine is None else engine,
             )
             if json_output:
