@@ -15,6 +15,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from llmcache_cli.cli.output import human_pct, human_rate
 from llmcache_cli.durations import format_duration
 from llmcache_cli.simulation.inputs import PRICE_MOVE
 from llmcache_cli.simulation.results import DayFigures, Figures, Projection, SeriesPoint, SimulationResult
@@ -30,14 +31,6 @@ _CHART_STYLE = {"█": "green", "░": "red", " ": ""}
 
 def _usd(value: float) -> str:
     return f"${value:,.2f}" if abs(value) >= 1 or value == 0 else f"${value:,.4f}"
-
-
-def _pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.1f}%"
-
-
-def _rate(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.1%}"
 
 
 def _ms(value: float) -> str:
@@ -79,17 +72,17 @@ def summary(f: Figures, monthly: Projection | None = None) -> Table:
     table.add_column(style="bold")
     table.add_column(justify="right")
     table.add_column()
-    table.add_row("Hit rate", _rate(f.hit_rate), f"{f.hits:,} hits, {f.misses:,} misses")
+    table.add_row("Hit rate", human_rate(f.hit_rate), f"{f.hits:,} hits, {f.misses:,} misses")
     if f.stale_hits is not None:
         table.add_row(
             "Stale hits",
             f"{f.stale_hits:,}",
-            f"{_rate(f.stale_hit_rate)} of hits served after the input moved "
+            f"{human_rate(f.stale_hit_rate)} of hits served after the input moved "
             f"(price > {PRICE_MOVE:.0%}, news, earnings)",
         )
     table.add_row("Cost without cache", _usd(f.cost_without_cache_usd), "every request, hits included")
     table.add_row("Cost with cache", _usd(f.cost_with_cache_usd), "the LLM calls made")
-    table.add_row("Savings", _usd(f.savings_usd), _pct(f.savings_pct))
+    table.add_row("Savings", _usd(f.savings_usd), human_pct(f.savings_pct))
     if monthly is not None:
         without, with_cache = _usd(monthly.cost_without_cache_usd), _usd(monthly.cost_with_cache_usd)
         table.add_row(
@@ -118,11 +111,11 @@ def _figures_columns(table: Table, stale: bool) -> None:
 def _figures_cells(f: Figures, stale: bool) -> list[str]:
     cells = [
         f"{f.requests:,}",
-        _rate(f.hit_rate),
+        human_rate(f.hit_rate),
         f"{f.misses:,}",
         _usd(f.cost_without_cache_usd),
         _usd(f.cost_with_cache_usd),
-        _pct(f.savings_pct),
+        human_pct(f.savings_pct),
     ]
     if stale:
         cells.append("n/a" if f.stale_hits is None else f"{f.stale_hits:,}")
@@ -217,10 +210,10 @@ def comparison(result: Comparison) -> RenderableType:
         table.add_row(
             row.key_strategy + marker,
             row.policy,
-            _rate(f.hit_rate),
+            human_rate(f.hit_rate),
             _usd(f.cost_with_cache_usd),
-            _pct(f.savings_pct),
-            _rate(f.stale_hit_rate),
+            human_pct(f.savings_pct),
+            human_rate(f.stale_hit_rate),
             _ms(f.latency_with_cache_ms),
             style=style,
         )

@@ -47,14 +47,6 @@ def human_ttl(seconds: int | None) -> str:
     return "no TTL" if seconds is None else human_duration(seconds)
 
 
-def human_rate(rate: float | None) -> str:
-    return "n/a" if rate is None else f"{rate:.1%}"
-
-
-def human_pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.1f}%"
-
-
 def human_count(n: int, exact: bool = True) -> str:
     return f"{n:,}" if exact else f"~{n:,}"
 

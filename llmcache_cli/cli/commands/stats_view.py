@@ -6,7 +6,8 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from llmcache_cli.cli.commands._render import human_bytes, human_count, human_duration, human_pct, human_rate
+from llmcache_cli.cli.commands._render import human_bytes, human_count, human_duration
+from llmcache_cli.cli.output import human_pct, human_rate
 from llmcache_cli.diagnostics.stats import StatsReport
 
 
