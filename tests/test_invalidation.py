@@ -425,6 +425,22 @@ def owner(key: str, target: str) -> bool:
     )
 
 
+def write_specs(
+    client: redis.Redis, pool: list[str], pick: int, specs: list[tuple[str, str, int, bool, list[str], str]]
+) -> str:
+    """Write the keys of ``key_spec``s, their symbols drawn from ``pool`` plus neighbours of the
+    target ``pool[pick]`` (other case, a suffix, a prefix, the same text elsewhere); the target."""
+    target = pool[pick % len(pool)]
+    pool = [*pool, target.swapcase(), target + "X", "X" + target, target + ".X"]
+    for namespace, entity, which, tagged, qualifiers, kind in specs:
+        symbol = pool[which % len(pool)]
+        ident = "{" + symbol + "}" if tagged else symbol
+        key = ":".join([namespace, entity, ident, *qualifiers])
+        client.delete(key)  # the same key may come up twice, with another type
+        write(client, key, kind)
+    return target
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     pool=st.lists(symbol_text, min_size=1, max_size=8, unique=True),
@@ -441,15 +457,7 @@ def test_property_exactly_the_targets_keys_go(
     dry_first: bool,
 ) -> None:
     real_redis.flushdb()
-    # Neighbours of the target: other case, a suffix, a prefix, the same text elsewhere.
-    target = pool[pick % len(pool)]
-    pool = [*pool, target.swapcase(), target + "X", "X" + target, target + ".X"]
-    for namespace, entity, which, tagged, qualifiers, kind in specs:
-        symbol = pool[which % len(pool)]
-        ident = "{" + symbol + "}" if tagged else symbol
-        key = ":".join([namespace, entity, ident, *qualifiers])
-        real_redis.delete(key)  # the same key may come up twice, with another type
-        write(real_redis, key, kind)
+    target = write_specs(real_redis, pool, pick, specs)
     real_redis.set(f"analysis:news:{target}:v1", 1)
     before = keyspace(real_redis)
     expected = {k for k in before if owner(k.decode(), target)}

@@ -16,6 +16,7 @@ from redis.crc import key_slot
 
 from llmcache_cli.keys import (
     InvalidKeyPart,
+    ParsedKey,
     build_key,
     canonical_json,
     data_hash_key,
@@ -79,15 +80,8 @@ def test_build_then_parse_round_trips(ns: str, ent: str, ident: str, quals: list
         with pytest.raises(InvalidKeyPart, match="hash tag"):
             build_key(ns, ent, ident, *quals, hash_tag=tag)
         return
-    parsed = parse_key(build_key(ns, ent, ident, *quals, hash_tag=tag))
-    assert parsed is not None
-    assert (parsed.namespace, parsed.entity, parsed.identifier, parsed.qualifiers) == (
-        ns,
-        ent,
-        ident,
-        tuple(quals),
-    )
-    assert parsed.hash_tagged == tag
+    key = build_key(ns, ent, ident, *quals, hash_tag=tag)
+    assert parse_key(key) == ParsedKey(ns, ent, ident, tuple(quals), tag)
 
 
 def test_a_hash_tag_is_exactly_the_symbol() -> None:

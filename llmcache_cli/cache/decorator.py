@@ -185,7 +185,7 @@ def cached(
                     service.stats.bypassed += 1
                 return await func(*args, **kwargs)
             offline = False
-            if service.is_cluster is None and service.settings.hash_tag == "auto":
+            if service.key_form_pending:
                 offline = not await service.connect()  # the key's form depends on cluster mode
             try:
                 spec = keys.spec(

@@ -180,6 +180,12 @@ class CacheService:
         """Make sure the client exists (detects a cluster); False if Redis is unavailable."""
         return await self._link.run("connect", _noop) is not FAILED
 
+    @property
+    def key_form_pending(self) -> bool:
+        """Whether the form of a symbol's key waits on a connection: ``hash_tag = "auto"`` and
+        the cluster mode not known yet (``connect`` finds it out)."""
+        return self._link.is_cluster is None and self.settings.hash_tag == "auto"
+
     def hash_tags(self) -> bool:
         """Whether keys wrap the symbol in a cluster hash tag (``settings.hash_tag``)."""
         mode = self.settings.hash_tag
@@ -192,7 +198,7 @@ class CacheService:
         hash tag when ``hash_tags()`` says so (in a cluster, by default), so that a symbol's
         entries, its index and its locks share one slot. Connects first to find out, if needed;
         if Redis cannot be reached the key has the plain form."""
-        if self.is_cluster is None and self.settings.hash_tag == "auto":
+        if self.key_form_pending:
             await self.connect()
         return build_key(
             namespace, entity or self.stock_entity, symbol, *qualifiers, hash_tag=self.hash_tags()

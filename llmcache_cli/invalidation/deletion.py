@@ -9,7 +9,7 @@ would be refused again.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from redis.crc import key_slot
@@ -42,21 +42,36 @@ def by_node(handle: RedisHandle, keys: Iterable[K]) -> dict[int, list[K]]:
     return out
 
 
-def index_keys_on(handle: RedisHandle, index_keys: Sequence[str], node_i: int) -> tuple[list[str], list[str]]:
+def index_keys_on(
+    handle: RedisHandle, index_keys: Sequence[str], node_i: int
+) -> tuple[list[str], dict[int, list[str]]]:
     """Split a symbol's index keys into those on node ``node_i`` (their SREM rides in that
-    node's pipeline) and those elsewhere (a cluster whose entries are not hash-tagged)."""
-    here: list[str] = []
-    elsewhere: list[str] = []
-    for key in index_keys:
-        (here if handle.node_index(key) == node_i else elsewhere).append(key)
-    return here, elsewhere
+    node's pipeline) and the others, by node (a cluster whose entries are not hash-tagged)."""
+    elsewhere = by_node(handle, index_keys)
+    return elsewhere.pop(node_i, []), elsewhere
 
 
-def srem_elsewhere(handle: RedisHandle, index_keys: Sequence[str], members: Sequence[bytes]) -> None:
-    """Remove deleted keys from index sets that live on other nodes than the keys did."""
+def unlink_commands(keys: Sequence[bytes], cluster: bool, index_keys: Sequence[str]) -> list[tuple[Any, ...]]:
+    """UNLINK ``keys`` (one per slot in a cluster), then SREM them from the symbol's index sets
+    on the same node (``index_keys``), to keep the index in step with the deletions."""
+    commands: list[tuple[Any, ...]] = [("UNLINK", *group) for group in unlink_groups(keys, cluster)]
+    return commands + [("SREM", index_key, *keys) for index_key in index_keys]
+
+
+def unlinked(replies: Sequence[Any], index_keys: Sequence[str]) -> int:
+    """How many keys the UNLINKs of ``unlink_commands(..., index_keys)`` removed, from its
+    replies. They count even if another reply is an error: they ran on the server."""
+    return sum(r for r in replies[: len(replies) - len(index_keys)] if isinstance(r, int))
+
+
+def srem_elsewhere(
+    handle: RedisHandle, elsewhere: Mapping[int, Sequence[str]], members: Sequence[bytes]
+) -> None:
+    """Remove deleted keys from index sets that live on other nodes than the keys did
+    (``elsewhere`` as ``index_keys_on`` gives it)."""
     if not members:
         return
-    for node_i, keys in by_node(handle, index_keys).items():
+    for node_i, keys in elsewhere.items():
         node = handle.nodes[node_i]
         with handle.translated(node):
             check_replies(fetch(node, (), tail=[("SREM", k, *members) for k in keys], check=False).tail)
@@ -114,12 +129,10 @@ def delete_previewed(
                 here, elsewhere = index_keys_on(handle, index_keys, node_i)
                 for start in range(0, len(keys), KEY_BATCH):
                     chunk = keys[start : start + KEY_BATCH]
-                    groups = unlink_groups(chunk, handle.is_cluster)
-                    commands = [("UNLINK", *g) for g in groups]
-                    commands += [("SREM", k, *chunk) for k in here]  # keep the symbol's index in step
+                    commands = unlink_commands(chunk, handle.is_cluster, here)
                     with handle.translated(node):
                         replies = fetch(node, (), tail=commands, check=False).tail
-                        deleted += sum(r for r in replies[: len(groups)] if isinstance(r, int))
+                        deleted += unlinked(replies, here)
                         check_replies(replies)
                     srem_elsewhere(handle, elsewhere, chunk)
                     progress(len(chunk))

@@ -12,7 +12,7 @@ in flight, so a run that stops half-way says exactly how many keys are gone.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +30,8 @@ from llmcache_cli.invalidation.deletion import (
     index_keys_on,
     interrupted,
     srem_elsewhere,
-    unlink_groups,
+    unlink_commands,
+    unlinked,
 )
 from llmcache_cli.invalidation.results import SAMPLE_KEYS, Invalidation, Plan, PlannedTarget, TargetResult
 from llmcache_cli.invalidation.selection import Target
@@ -135,19 +136,16 @@ class _Run:
                 with self.handle.translated(node):
                     self._scan(i, node, pattern, tally, node_sizes[i] if i < len(node_sizes) else 0)
 
-    def _index_split(self, tally: _Tally, node_i: int) -> tuple[list[str], list[str]]:
+    def _index_split(self, tally: _Tally, node_i: int) -> tuple[list[str], dict[int, list[str]]]:
         """The target's index sets to keep in step: on this node (their SREM rides with the
-        UNLINK) and elsewhere (a round trip of their own)."""
+        UNLINK) and elsewhere, by node (a round trip of their own)."""
         if not (self.delete and tally.planned.index_present):
-            return [], []
+            return [], {}
         return index_keys_on(self.handle, tally.planned.target.index_keys, node_i)
 
     def _tail(self, keys: Sequence[bytes], here: Sequence[str]) -> list[tuple[Any, ...]]:
         """UNLINK (one per slot in a cluster) and SREM from the index sets on this node."""
-        if not (self.delete and keys):
-            return []
-        out: list[tuple[Any, ...]] = [("UNLINK", *g) for g in unlink_groups(keys, self.handle.is_cluster)]
-        return out + [("SREM", index_key, *keys) for index_key in here]
+        return unlink_commands(keys, self.handle.is_cluster, here) if self.delete and keys else []
 
     def _keep(self, node_i: int, tally: _Tally) -> Callable[[bytes], bool]:
         """The exact test; a preview also counts each key once (SCAN may return a key twice; a
@@ -165,11 +163,16 @@ class _Run:
 
         return keep
 
-    def _absorb(self, node_i: int, batch: Batch, tally: _Tally, here: int, elsewhere: Sequence[str]) -> None:
-        """Count one batch: ``here`` SREMs end its tail, after the UNLINKs."""
-        # UNLINKs count first: if another reply is an error they still ran on the server.
-        unlinks = batch.tail[: len(batch.tail) - here]
-        tally.deleted += sum(r for r in unlinks if isinstance(r, int))
+    def _absorb(
+        self,
+        node_i: int,
+        batch: Batch,
+        tally: _Tally,
+        here: Sequence[str],
+        elsewhere: Mapping[int, Sequence[str]],
+    ) -> None:
+        """Count one batch, whose tail is ``unlink_commands(..., here)`` when deleting."""
+        tally.deleted += unlinked(batch.tail, here)  # first: they ran even if another reply failed
         replies = batch.replies
         for i, key in enumerate(batch.keys):
             memory, raw = replies[2 * i], replies[2 * i + 1]
@@ -188,8 +191,7 @@ class _Run:
             if len(self.samples) < SAMPLE_KEYS:
                 self.samples.append(key_text(key))
         check_replies(batch.tail)
-        if self.delete and batch.keys:
-            srem_elsewhere(self.handle, elsewhere, batch.keys)
+        srem_elsewhere(self.handle, elsewhere, batch.keys)
 
     def _scan(self, node_i: int, node: Node, pattern: str, tally: _Tally, budget: int) -> None:
         here, elsewhere = self._index_split(tally, node_i)
@@ -215,7 +217,7 @@ class _Run:
             check=False,
         )
         for batch in batches:
-            self._absorb(node_i, batch, tally, len(here) if batch.keys else 0, elsewhere)
+            self._absorb(node_i, batch, tally, here, elsewhere)
         if left[0]:
             self.progress(left[0])  # keys deleted or expired since DBSIZE: the bar still ends full
 
@@ -235,13 +237,13 @@ class _Run:
         for node_i, keys in sorted(by_node(self.handle, sorted(members)).items()):
             node = self.handle.nodes[node_i]
             keep = self._keep(node_i, tally)
-            confirmed = [key for key in dict.fromkeys(keys) if keep(key)]
+            confirmed = [key for key in keys if keep(key)]  # keys: distinct members
             here, elsewhere = self._index_split(tally, node_i)
             for start in range(0, len(confirmed), KEY_BATCH):
                 chunk = confirmed[start : start + KEY_BATCH]
                 with self.handle.translated(node):
                     batch = fetch(node, chunk, MEMORY_AND_GET, self._tail(chunk, here), check=False)
-                    self._absorb(node_i, batch, tally, len(here), elsewhere)
+                    self._absorb(node_i, batch, tally, here, elsewhere)
         self.progress(len(members))
 
 

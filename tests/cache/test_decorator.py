@@ -16,7 +16,7 @@ from llmcache_cli import CacheService, cached, read_trace, record_usage
 from llmcache_cli.cache.trace import TRACE_FIELDS
 from llmcache_cli.config import Settings
 from llmcache_cli.keys import input_hash, lock_key, parse_key, stats_key
-from tests.cache.conftest import run
+from tests.cache.conftest import run, separate_services_stampede
 from tests.support.servers import free_port
 
 
@@ -258,28 +258,11 @@ def test_separate_services_share_one_call_through_the_redis_lock(
     redis_url: str, real_redis: redis.Redis, settings: Settings, use_scripts: bool
 ) -> None:
     """No in-process sharing between services: only the lock in Redis stops the stampede."""
-    count = Counter()
-
-    async def go() -> list[Any]:
-        services = [CacheService(redis_url, settings=settings, use_scripts=use_scripts) for _ in range(8)]
-        try:
-
-            async def analyze(cache: CacheService) -> Any:
-                @cached(ttl=60, key_prefix="analysis", cache=cache)
-                async def inner(symbol: str) -> str:
-                    count.calls += 1
-                    await asyncio.sleep(0.3)
-                    return "answer"
-
-                return await inner("AMD")
-
-            return await asyncio.gather(*(analyze(c) for c in services))
-        finally:
-            for cache in services:
-                await cache.aclose()
-
-    assert run(go()) == ["answer"] * 8
-    assert count.calls == 1
+    answers, calls = separate_services_stampede(
+        lambda: CacheService(redis_url, settings=settings, use_scripts=use_scripts), services=8, calls_each=1
+    )
+    assert answers == ["answer"] * 8
+    assert calls == 1
     stats = real_redis.hgetall(stats_key("analysis"))
     assert (int(stats[b"hits"]), int(stats[b"misses"])) == (7, 1)
 

@@ -32,6 +32,7 @@ from tests.test_invalidation import (
     owner,
     symbol_text,
     write,
+    write_specs,
 )
 
 pytestmark = pytest.mark.cluster
@@ -279,13 +280,7 @@ def test_property_exactly_the_targets_keys_go_on_the_cluster(
     pick: int,
 ) -> None:
     redis_cluster_procs.flushall()
-    target = pool[pick % len(pool)]
-    pool = [*pool, target.swapcase(), target + "X", "X" + target, target + ".X"]
-    for namespace, entity, which, tag, qualifiers, kind in specs:
-        symbol = pool[which % len(pool)]
-        key = ":".join([namespace, entity, "{" + symbol + "}" if tag else symbol, *qualifiers])
-        cluster.delete(key)
-        write(cluster, key, kind)
+    target = write_specs(cluster, pool, pick, specs)
     before = keyspace(cluster)
     expected = {k for k in before if owner(k.decode(), target)}
     result = run(handle, target, count=4)

@@ -15,7 +15,7 @@ from llmcache_cli import CacheService, cached
 from llmcache_cli.config import Settings
 from llmcache_cli.errors import UsageError
 from llmcache_cli.keys import lock_key, parse_key, stats_key, symbol_index_key
-from tests.cache.conftest import run
+from tests.cache.conftest import run, separate_services_stampede
 from tests.cluster.conftest import holders, keyspace
 from tests.support.cluster import RedisClusterProcs
 from tests.support.workers import finish, run_together, start
@@ -108,28 +108,11 @@ def test_separate_services_share_one_call_through_the_redis_lock(
     cluster_url: str, cluster: redis.cluster.RedisCluster
 ) -> None:
     """No in-process sharing between services: only the lock in the cluster stops the stampede."""
-    count = Counter()
-
-    async def go() -> list[Any]:
-        services = [CacheService(cluster_url, settings=Settings(), timeout=2.0) for _ in range(5)]
-        try:
-
-            async def analyze(cache: CacheService) -> list[Any]:
-                @cached(ttl=60, key_prefix="analysis", cache=cache)
-                async def inner(symbol: str) -> str:
-                    count.calls += 1
-                    await asyncio.sleep(0.3)
-                    return "answer"
-
-                return list(await asyncio.gather(*(inner("AMD") for _ in range(10))))
-
-            return [r for rs in await asyncio.gather(*(analyze(c) for c in services)) for r in rs]
-        finally:
-            for cache in services:
-                await cache.aclose()
-
-    assert run(go()) == ["answer"] * 50
-    assert count.calls == 1
+    answers, calls = separate_services_stampede(
+        lambda: CacheService(cluster_url, settings=Settings(), timeout=2.0), services=5, calls_each=10
+    )
+    assert answers == ["answer"] * 50
+    assert calls == 1
     stats = cluster.hgetall(stats_key("analysis"))
     assert (int(stats[b"hits"]), int(stats[b"misses"])) == (49, 1)
     assert not any(k.startswith(b"llmcache:lock:") for k in keyspace(cluster))
