@@ -137,11 +137,13 @@ def _nyse_year(year: int) -> _Year:
 
 
 class MarketCalendar:
-    """NYSE sessions. Holiday lookups are cached per year, so long ranges stay fast."""
+    """NYSE sessions. Holiday lookups are cached per year and sessions per day: the policy asks
+    about the same few days at every write (and the simulator thousands of times)."""
 
     def __init__(self, extra_closures: Iterable[dt.date] = ()) -> None:
         self.extra_closures = frozenset(extra_closures)
         self._years: dict[int, _Year] = {}
+        self._sessions: dict[dt.date, Session | None] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings) -> MarketCalendar:
@@ -165,6 +167,11 @@ class MarketCalendar:
         """The session of ``day``, or None when the market is closed all day."""
         if isinstance(day, dt.datetime):
             raise TypeError("session() takes a date; use session_at() for an instant")
+        if day not in self._sessions:
+            self._sessions[day] = self._new_session(day)
+        return self._sessions[day]
+
+    def _new_session(self, day: dt.date) -> Session | None:
         if self.closure_reason(day) is not None:
             return None
         early = self._year(day.year).early_closes.get(day)

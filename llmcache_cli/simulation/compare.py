@@ -14,7 +14,7 @@ from typing import Any
 
 from llmcache_cli.config import POLICIES, Settings
 from llmcache_cli.errors import UsageError
-from llmcache_cli.simulation.context import RememberingCalendar
+from llmcache_cli.market import MarketCalendar
 from llmcache_cli.simulation.results import Figures, SimulationResult, figures_dict
 from llmcache_cli.simulation.run import simulate
 from llmcache_cli.simulation.scenario import DEFAULT_MAX_STALE_PCT, KEY_STRATEGIES, Scenario
@@ -47,7 +47,7 @@ def compare(
     """Run ``scenario`` once per (strategy, policy). The flat policy uses the scenario's TTL."""
     if not 0 <= max_stale_pct <= 100:
         raise UsageError(f"--max-stale-pct must be between 0 and 100, got {max_stale_pct}")
-    calendar = RememberingCalendar.from_settings(settings)
+    calendar = MarketCalendar.from_settings(settings)
     rows: list[CompareRow] = []
     base: SimulationResult | None = None
     for strategy in strategies:

@@ -2,30 +2,15 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 
 from llmcache_cli.config import Settings
-from llmcache_cli.market import MarketCalendar, Session
+from llmcache_cli.market import MarketCalendar
 from llmcache_cli.policy import TTLPolicy, make_policy
 from llmcache_cli.simulation.inputs import InputModel
 from llmcache_cli.simulation.scenario import Scenario
 from llmcache_cli.simulation.tally import Tally
 from llmcache_cli.simulation.workload import Grid, build_grid
-
-
-class RememberingCalendar(MarketCalendar):
-    """The library's calendar, remembering each day's session: the simulation asks about the
-    same few days thousands of times (policy.ttl at every session's open and close)."""
-
-    def __init__(self, extra_closures: frozenset[dt.date] | tuple[dt.date, ...] = ()) -> None:
-        super().__init__(extra_closures)
-        self._days: dict[dt.date, Session | None] = {}
-
-    def session(self, day: dt.date) -> Session | None:
-        if day not in self._days:
-            self._days[day] = super().session(day)
-        return self._days[day]
 
 
 @dataclass(frozen=True)
@@ -56,7 +41,7 @@ class SimContext:
 def build_context(
     scenario: Scenario, settings: Settings, calendar: MarketCalendar | None = None
 ) -> SimContext:
-    calendar = calendar if calendar is not None else RememberingCalendar.from_settings(settings)
+    calendar = calendar if calendar is not None else MarketCalendar.from_settings(settings)
     policy = make_policy(settings, scenario.policy, calendar=calendar, flat_seconds=scenario.flat_ttl_seconds)
     grid = build_grid(calendar, scenario.start, scenario.days, scenario.interval_seconds)
     model = InputModel(grid, scenario.seed, settings.ttl.volatile_symbols)

@@ -23,7 +23,6 @@ from llmcache_cli.config import DATA_TYPES, Settings
 from llmcache_cli.errors import UsageError
 from llmcache_cli.market import NY, MarketCalendar
 from llmcache_cli.policy import ByTypePolicy, FlatPolicy, TTLPolicy, make_policy
-from llmcache_cli.simulation.context import RememberingCalendar
 from llmcache_cli.simulation.results import SimulationResult, figures, summarise
 from llmcache_cli.simulation.scenario import MAX_LLM_LATENCY_MS, CostModel
 from llmcache_cli.simulation.tally import EndEntry, Tally
@@ -54,7 +53,7 @@ def replay_file(
         raise UsageError(f"cannot read trace {path}: {exc.strerror}") from None
     if columns.size == 0:
         raise UsageError(f"trace {path} has no requests")
-    calendar = RememberingCalendar.from_settings(settings)
+    calendar = MarketCalendar.from_settings(settings)
     ttl_policy = make_policy(settings, policy, calendar=calendar, flat_seconds=flat_ttl_seconds)
     costs = request_costs(columns, settings, cost)
     replayed = replay(columns, ttl_policy, calendar, llm_latency_ms, costs)
