@@ -19,3 +19,12 @@ PatternOpt = Annotated[
         "--pattern", metavar="GLOB", help="Only keys matching this SCAN MATCH glob.", show_default=False
     ),
 ]
+PolicyOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--policy",
+        metavar="NAME",
+        show_default=False,
+        help="flat, by-type or market-aware [default: from config, else market-aware].",
+    ),
+]

@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from llmcache_cli.cli.context import app_context
-from llmcache_cli.cli.options import JsonOpt
+from llmcache_cli.cli.options import JsonOpt, PolicyOpt
 from llmcache_cli.cli.output import emit_json, stdout_console
 from llmcache_cli.durations import format_duration, parse_instant
 from llmcache_cli.errors import UsageError
@@ -43,15 +43,6 @@ SymbolOpt = Annotated[
         metavar="SYMBOL",
         show_default=False,
         help="Stock symbol (volatile ones get shorter TTLs).",
-    ),
-]
-PolicyOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--policy",
-        metavar="NAME",
-        show_default=False,
-        help="flat, by-type or market-aware [default: from config, else market-aware].",
     ),
 ]
 

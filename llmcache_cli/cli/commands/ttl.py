@@ -16,7 +16,7 @@ from llmcache_cli.cli.commands._render import (
     with_progress,
 )
 from llmcache_cli.cli.context import app_context
-from llmcache_cli.cli.options import JsonOpt, PatternOpt, UrlOpt
+from llmcache_cli.cli.options import JsonOpt, PatternOpt, PolicyOpt, UrlOpt
 from llmcache_cli.cli.output import emit_json, stdout_console
 from llmcache_cli.errors import UsageError
 from llmcache_cli.scan import total_keys
@@ -53,15 +53,6 @@ SampleOpt = Annotated[
 ]
 LimitOpt = Annotated[
     int, typer.Option("--limit", metavar="N", min=0, help="How many keys to list per finding.")
-]
-PolicyOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--policy",
-        metavar="NAME",
-        show_default=False,
-        help="flat, by-type or market-aware [default: from config, else market-aware].",
-    ),
 ]
 
 
