@@ -28,6 +28,7 @@ from llmcache_cli.envelope import decode_entry, encode_envelope
 from llmcache_cli.errors import UsageError
 from llmcache_cli.keys import (
     InvalidKeyPart,
+    ParsedKey,
     build_key,
     check_segment,
     escape_glob,
@@ -85,15 +86,8 @@ def test_build_then_parse_round_trips(
     ns: str, entity: str, sym: str, qualifiers: list[str], tag: bool
 ) -> None:
     key = build_key(ns, entity, sym, *qualifiers, hash_tag=tag)
-    parsed = parse_key(key)
-    assert parsed is not None
-    assert (parsed.namespace, parsed.entity, parsed.identifier, parsed.qualifiers) == (
-        ns,
-        entity,
-        sym,
-        tuple(qualifiers),
-    )
-    assert parsed.hash_tagged == tag and key_has_symbol(key, sym, {entity})
+    assert parse_key(key) == ParsedKey(ns, entity, sym, tuple(qualifiers), tag)
+    assert key_has_symbol(key, sym, {entity})
 
 
 @FAST
