@@ -163,15 +163,16 @@ def cached(
                 "%s: no cache= and no self/cls parameter to find one on: it will always run uncached",
                 keys.name,
             )
-        missing = [True]  # an instance without .cache is said once per function, not per call
+        said_missing = False  # an instance without .cache is said once per function, not per call
 
         def service_for(args: tuple[Any, ...]) -> CacheService | None:
+            nonlocal said_missing
             found = cache if cache is not None else keys.instance_cache(args)
             if found is not None and not isinstance(found, CacheService):
                 log.warning("%s: cache %r is not a CacheService; not caching", keys.name, found)
                 return None
-            if found is None and keys.is_method and missing[0]:
-                missing[0] = False
+            if found is None and keys.is_method and not said_missing:
+                said_missing = True
                 log.warning("%s: the instance has no .cache (a CacheService); running uncached", keys.name)
             return found
 
