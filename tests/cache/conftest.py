@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import pytest
@@ -55,3 +56,35 @@ def separate_services_stampede(
 
     answers = run(go())
     return answers, calls
+
+
+@dataclass
+class Stampede:
+    """What ``one_service_stampede`` saw: every answer, the LLM calls made, the key of the
+    call and the service's in-process counts (hits, misses)."""
+
+    answers: list[Any]
+    calls: int
+    key: str
+    counts: tuple[int, int]
+
+
+def one_service_stampede(make: Callable[[], CacheService]) -> Stampede:
+    """50 concurrent calls for NVDA through one service from ``make`` (an LLM call of 0.05 s)."""
+    calls = 0
+
+    async def go() -> Stampede:
+        async with make() as cache:
+
+            @cached(ttl=60, key_prefix="analysis", cache=cache)
+            async def analyze(symbol: str, data: dict[str, Any]) -> dict[str, Any]:
+                nonlocal calls
+                calls += 1
+                await asyncio.sleep(0.05)
+                return {"symbol": symbol, "call": calls}
+
+            answers = list(await asyncio.gather(*(analyze("NVDA", {"pe": 60}) for _ in range(50))))
+            key = analyze.cache_key("NVDA", {"pe": 60})  # type: ignore[attr-defined]
+            return Stampede(answers, calls, key, (cache.stats.hits, cache.stats.misses))
+
+    return run(go())

@@ -16,7 +16,7 @@ from llmcache_cli import CacheService, cached, read_trace, record_usage
 from llmcache_cli.cache.trace import TRACE_FIELDS
 from llmcache_cli.config import Settings
 from llmcache_cli.keys import input_hash, lock_key, parse_key, stats_key
-from tests.cache.conftest import run, separate_services_stampede
+from tests.cache.conftest import one_service_stampede, run, separate_services_stampede
 from tests.support.servers import free_port
 
 
@@ -230,24 +230,10 @@ def test_bypass_and_refresh(redis_url: str, real_redis: redis.Redis, settings: S
 def test_fifty_concurrent_calls_run_the_function_once(
     redis_url: str, real_redis: redis.Redis, settings: Settings
 ) -> None:
-    count = Counter()
-
-    async def go() -> tuple[list[Any], CacheService]:
-        async with CacheService(redis_url, settings=settings, max_connections=5) as cache:
-
-            @cached(ttl=60, key_prefix="analysis", cache=cache)
-            async def analyze(symbol: str, data: dict[str, Any]) -> dict[str, Any]:
-                count.calls += 1
-                await asyncio.sleep(0.05)
-                return {"symbol": symbol, "call": count.calls}
-
-            results = await asyncio.gather(*(analyze("NVDA", {"pe": 60}) for _ in range(50)))
-            return results, cache
-
-    results, cache = run(go())
-    assert count.calls == 1
-    assert results == [{"symbol": "NVDA", "call": 1}] * 50
-    assert (cache.stats.hits, cache.stats.misses) == (49, 1)
+    seen = one_service_stampede(lambda: CacheService(redis_url, settings=settings, max_connections=5))
+    assert seen.calls == 1
+    assert seen.answers == [{"symbol": "NVDA", "call": 1}] * 50
+    assert seen.counts == (49, 1)
     stats = real_redis.hgetall(stats_key("analysis"))
     assert (int(stats[b"hits"]), int(stats[b"misses"])) == (49, 1)
 

@@ -3,7 +3,6 @@ for a stampede, single-slot counters and locks, hash-tagged keys, invalidation h
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import replace
 from typing import Any
 
@@ -11,11 +10,11 @@ import pytest
 import redis.cluster
 from redis.crc import key_slot
 
-from llmcache_cli import CacheService, cached
+from llmcache_cli import CacheService
 from llmcache_cli.config import Settings
 from llmcache_cli.errors import UsageError
 from llmcache_cli.keys import lock_key, parse_key, stats_key, symbol_index_key
-from tests.cache.conftest import run, separate_services_stampede
+from tests.cache.conftest import one_service_stampede, run, separate_services_stampede
 from tests.cluster.conftest import holders, keyspace
 from tests.support.cluster import RedisClusterProcs
 from tests.support.workers import finish, run_together, start
@@ -67,29 +66,14 @@ def test_concurrent_processes_make_one_llm_call_through_the_cluster_lock(
     assert len({r["result"]["by"] for r in results}) == 1
 
 
-class Counter:
-    calls = 0
-
-
 def test_fifty_concurrent_calls_one_llm_call_and_single_slot_counters(
     cluster_url: str, cluster: redis.cluster.RedisCluster, redis_cluster_procs: RedisClusterProcs
 ) -> None:
-    count = Counter()
-
-    async def go() -> tuple[list[Any], str]:
-        async with CacheService(cluster_url, settings=Settings(), timeout=2.0, max_connections=5) as cache:
-
-            @cached(ttl=60, key_prefix="analysis", cache=cache)
-            async def analyze(symbol: str, data: dict[str, Any]) -> dict[str, Any]:
-                count.calls += 1
-                await asyncio.sleep(0.05)
-                return {"symbol": symbol, "call": count.calls}
-
-            results = await asyncio.gather(*(analyze("NVDA", {"pe": 60}) for _ in range(50)))
-            return results, analyze.cache_key("NVDA", {"pe": 60})  # type: ignore[attr-defined]
-
-    results, key = run(go())
-    assert count.calls == 1 and results == [{"symbol": "NVDA", "call": 1}] * 50
+    seen = one_service_stampede(
+        lambda: CacheService(cluster_url, settings=Settings(), timeout=2.0, max_connections=5)
+    )
+    key = seen.key
+    assert seen.calls == 1 and seen.answers == [{"symbol": "NVDA", "call": 1}] * 50
     # One hash per namespace, so one slot on one primary, holding every increment.
     assert len(holders(redis_cluster_procs, stats_key("analysis"))) == 1
     stats = cluster.hgetall(stats_key("analysis"))
