@@ -98,6 +98,8 @@ class Settings:
     extra_closures: frozenset[dt.date] = frozenset()
     prices: Mapping[str, ModelPrice] = field(default_factory=lambda: dict(DEFAULT_PRICES))
     default_model: str = DEFAULT_MODEL
+    near_cache_entries: int = 0  # 0: the near cache is off (see cache/near.py)
+    near_cache_bytes: int = 64 * 1024 * 1024
     source: Path | None = None
 
     def price(self, model: str) -> ModelPrice:
@@ -193,7 +195,7 @@ def settings_from_mapping(data: Mapping[str, Any], source: Path | None = None) -
     keys = reader.table(data, "keys")
     reader.only(keys, "keys", {"stock_entities", "hash_tag"})
     cache = reader.table(data, "cache")
-    reader.only(cache, "cache", {"version", "default_model"})
+    reader.only(cache, "cache", {"version", "default_model", "near_cache_entries", "near_cache_bytes"})
     market = reader.table(data, "market")
     reader.only(market, "market", {"extra_closures"})
     redis_section = reader.table(data, "redis")
@@ -228,6 +230,15 @@ def settings_from_mapping(data: Mapping[str, Any], source: Path | None = None) -
         extra_closures=reader.dates(market, "market.extra_closures", "extra_closures"),
         prices=prices,
         default_model=default_model,
+        near_cache_entries=reader.non_negative_int(
+            cache, "cache.near_cache_entries", "near_cache_entries", base.near_cache_entries
+        ),
+        near_cache_bytes=max(
+            1,
+            reader.non_negative_int(
+                cache, "cache.near_cache_bytes", "near_cache_bytes", base.near_cache_bytes
+            ),
+        ),
         source=source,
     )
 
@@ -274,6 +285,12 @@ class _Reader:
         value = data.get(key, default)
         if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_TTL_SECONDS:
             raise self.fail(name, f"a positive whole number of seconds, at most {MAX_TTL_SECONDS}", value)
+        return value
+
+    def non_negative_int(self, data: Mapping[str, Any], name: str, key: str, default: int) -> int:
+        value = data.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise self.fail(name, "a whole number >= 0", value)
         return value
 
     def _number(self, data: Mapping[str, Any], name: str, key: str, default: float | None) -> float:

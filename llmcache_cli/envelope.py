@@ -66,6 +66,14 @@ def _finite_or_none(text: str) -> float | None:
     return value if math.isfinite(value) else None
 
 
+def _none(_: str) -> None:
+    return None
+
+
+# Made once: ``json.loads`` with hooks builds a new decoder on every call.
+_DECODER = json.JSONDecoder(parse_float=_finite_or_none, parse_constant=_none)
+
+
 def decode_entry(raw: bytes | str) -> Entry:
     """Never raises: unknown content comes back as ``text`` or ``binary``. A number JSON cannot
     carry (``NaN``, ``Infinity``, ``1e400``, which Python reads as infinity) reads as null, so
@@ -78,7 +86,7 @@ def decode_entry(raw: bytes | str) -> Entry:
     else:
         text = raw
     try:
-        value = json.loads(text, parse_float=_finite_or_none, parse_constant=lambda _: None)
+        value = _DECODER.decode(text)
     except (ValueError, RecursionError):
         return Entry("text", text, None)
     if isinstance(value, dict) and set(value) == {"result", "meta"} and isinstance(value["meta"], dict):

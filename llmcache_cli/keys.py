@@ -297,7 +297,7 @@ def key_has_symbol(key: str | bytes, symbol: str, entities: Iterable[str] = (DEF
 # llmcache's own bookkeeping keys (not cache entries). All start with INTERNAL_PREFIX.
 
 INTERNAL_PREFIX = "llmcache:"
-STATS_FIELDS = ("hits", "misses", "cost_spent_usd", "cost_saved_usd", "time_saved_ms")
+STATS_FIELDS = ("hits", "misses", "near_hits", "cost_spent_usd", "cost_saved_usd", "time_saved_ms")
 
 
 def is_internal(key: str | bytes) -> bool:

@@ -141,7 +141,7 @@ def _count_as_miss(cache: CacheService, key: str, found: Lookup) -> None:
     cache.stats.undo_hit(namespace, found.cost_usd, found.llm_latency_ms)
     cache.stats.record_miss(namespace)
     undo = hit_delta(found.cost_usd, found.llm_latency_ms, found.latency_ms)
-    cache._queue(
+    cache.queue(
         namespace,
         CounterDelta(
             hits=-1, misses=1, cost_saved_usd=-undo.cost_saved_usd, time_saved_ms=-undo.time_saved_ms

@@ -20,6 +20,7 @@ import redis.exceptions as rex
 
 from llmcache_cli.cache.breaker import CircuitBreaker
 from llmcache_cli.cache.scripts import SCRIPTS
+from llmcache_cli.cache.wire import Wire, open_wire
 from llmcache_cli.client import ClientOptions, async_client, detect_cluster_async, translate_error
 
 log = logging.getLogger("llmcache_cli.cache")
@@ -55,20 +56,23 @@ class Link:
         max_connections: int,
         use_scripts: bool = True,
     ) -> None:
-        if max_connections < 1:
-            raise ValueError("max_connections must be at least 1")
+        if max_connections < 2:
+            raise ValueError("max_connections must be at least 2 (one of them carries the lookups)")
         self.options = options
         self.breaker = breaker
         self.max_connections = max_connections
+        self.pool_size = max_connections - 1  # the lookup wire is the other one
         self.use_scripts = use_scripts
         self.client: redis.asyncio.Redis | None = None
         self.is_cluster: bool | None = options.cluster
         self.scripts_loaded = False
         self.verified = False  # a probe has answered since the last connection failure
         self.expire_nx_gt = True  # EXPIRE ... NX / GT (Redis 7.0+); switched off if refused
-        self.rtt_ms = 1.0  # a moving average of this client's round trips
         self.deadline = options.timeout * 3 + 0.5  # connect + a command, with room to spare
-        self._slots = asyncio.Semaphore(max_connections)
+        self.wire: Wire | None = None
+        self.on_lost: list[Callable[[], None]] = []
+        self._wire_lock = asyncio.Lock()
+        self._slots = asyncio.Semaphore(self.pool_size)
         self._connecting = asyncio.Lock()
         self._probes = 0
         self.closed = False
@@ -88,7 +92,6 @@ class Link:
             if not self.breaker.allow():
                 log.debug("cache %s skipped: circuit open", what)
                 return FAILED  # type: ignore[no-any-return]
-            started = time.perf_counter()
             try:
                 result = await asyncio.wait_for(self._call(op), self.deadline)
             except asyncio.CancelledError:
@@ -97,30 +100,65 @@ class Link:
             except _Skipped:
                 self.breaker.record_skipped()
                 log.debug("cache %s skipped: Redis did not answer the last probe", what)
-            except _TIMED_OUT as exc:
-                self._lost()
-                self.breaker.record_failure(timed_out=True)
-                self.log_failure(what, exc)
-            except _UNREACHABLE as exc:
-                self._lost()
-                self.breaker.record_failure()
-                self.log_failure(what, exc)
-            except (rex.RedisError, rex.RedisClusterException) as exc:
-                self.breaker.record_success()  # it answered: alive, just unhappy
-                if isinstance(exc, rex.NoScriptError):
-                    self.scripts_loaded = False
-                self.log_failure(what, exc)
+            except Exception as exc:
+                if not self.failed(what, exc):
+                    raise
             else:
                 self.breaker.record_success()
-                self.rtt_ms = 0.8 * self.rtt_ms + 0.2 * (time.perf_counter() - started) * 1000
                 return result
             return FAILED  # type: ignore[no-any-return]
 
+    def failed(self, what: str, exc: BaseException) -> bool:
+        """Account for a failed operation (breaker, log); False if ``exc`` is not a Redis
+        failure at all (a bug, to be raised)."""
+        if isinstance(exc, _TIMED_OUT):
+            self._lost()
+            self.breaker.record_failure(timed_out=True)
+        elif isinstance(exc, _UNREACHABLE):
+            self._lost()
+            self.breaker.record_failure()
+        elif isinstance(exc, (rex.RedisError, rex.RedisClusterException)):
+            self.answered_with_error(what, exc)
+            return True
+        else:
+            return False
+        self.log_failure(what, exc)
+        return True
+
+    def answered_with_error(self, what: str, exc: BaseException) -> None:
+        self.breaker.record_success()  # it answered: alive, just unhappy
+        if isinstance(exc, rex.NoScriptError):
+            self.scripts_loaded = False
+        self.log_failure(what, exc)
+
     def _lost(self) -> None:
         """The connection failed: the next caller probes it again, and reloads the scripts (a
-        restarted server has lost them; otherwise its first lookups fail with NOSCRIPT)."""
+        restarted server has lost them; otherwise its first lookups fail with NOSCRIPT). The
+        lookup wire is closed, and whoever listens (the near cache) is told."""
         self.verified = False
         self.scripts_loaded = False
+        wire, self.wire = self.wire, None
+        if wire is not None:
+            wire.close()
+        for listener in self.on_lost:
+            listener()
+
+    async def open_wire(self) -> Wire:
+        """The pipelined lookup connection (``wire.py``), opened once the client is verified."""
+        if self.wire is not None and not self.wire.closed:
+            return self.wire
+        async with self._wire_lock:
+            if self.wire is None or self.wire.closed:
+                self.wire = await open_wire(self.options.url.url, self.options.timeout)
+            return self.wire
+
+    async def primaries(self) -> list[tuple[str, int]]:
+        """(host, port) of each primary in a cluster; [] for a single server."""
+        if await self.run("connect", _connected) is FAILED:
+            raise rex.ConnectionError(f"Redis at {self.options.url.redacted} is unavailable")
+        if not self.is_cluster or self.client is None:
+            return []
+        return [(node.host, node.port) for node in self.client.get_primaries()]  # type: ignore[attr-defined]
 
     async def _call(self, op: Callable[[redis.asyncio.Redis], Awaitable[T]]) -> T:
         return await op(await self._connect())
@@ -159,7 +197,7 @@ class Link:
     async def _make_client(self) -> redis.asyncio.Redis:
         """A new client whose first command (PING, or INFO cluster to detect a cluster) answered."""
         cluster = self.is_cluster
-        client = async_client(dataclasses.replace(self.options, cluster=bool(cluster)), self.max_connections)
+        client = async_client(dataclasses.replace(self.options, cluster=bool(cluster)), self.pool_size)
         try:
             if cluster is not None:
                 await client.ping()
@@ -179,7 +217,7 @@ class Link:
         if not enabled:
             return client
         await client.aclose()
-        routed = async_client(dataclasses.replace(self.options, cluster=True), self.max_connections)
+        routed = async_client(dataclasses.replace(self.options, cluster=True), self.pool_size)
         try:  # the slot map now: the invalidation helpers need the list of primaries
             await routed.initialize()  # type: ignore[attr-defined]
         except BaseException:
@@ -230,6 +268,9 @@ class Link:
 
     async def aclose(self) -> None:
         self.closed = True
+        if self.wire is not None:
+            self.wire.close()
+            self.wire = None
         client, self.client = self.client, None
         self.scripts_loaded = self.verified = False
         if client is not None:
@@ -237,3 +278,7 @@ class Link:
                 await client.aclose()
             except Exception as exc:  # closing a dead connection must not fail the caller
                 log.debug("closing the Redis client: %s", self.describe_error(exc))
+
+
+async def _connected(client: Any) -> bool:
+    return True

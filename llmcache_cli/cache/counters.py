@@ -24,6 +24,7 @@ from llmcache_cli.keys import stats_key
 class CounterDelta:
     hits: int = 0
     misses: int = 0
+    near_hits: int = 0  # of the hits, those served from process memory
     cost_spent_usd: float = 0.0
     cost_saved_usd: float = 0.0
     time_saved_ms: float = 0.0
@@ -31,6 +32,7 @@ class CounterDelta:
     def add(self, other: CounterDelta) -> None:
         self.hits += other.hits
         self.misses += other.misses
+        self.near_hits += other.near_hits
         self.cost_spent_usd += other.cost_spent_usd
         self.cost_saved_usd += other.cost_saved_usd
         self.time_saved_ms += other.time_saved_ms
@@ -38,7 +40,7 @@ class CounterDelta:
     def commands(self, namespace: str) -> Iterator[tuple[Any, ...]]:
         """The HINCRBY / HINCRBYFLOAT commands of this delta (nothing for zero fields)."""
         key = stats_key(namespace)
-        for name in ("hits", "misses"):
+        for name in ("hits", "misses", "near_hits"):
             value = getattr(self, name)
             if value:
                 yield ("HINCRBY", key, name, value)
@@ -68,6 +70,17 @@ class PendingCounters:
     def add(self, namespace: str, delta: CounterDelta) -> None:
         self._deltas.setdefault(namespace, CounterDelta()).add(delta)
 
+    def add_hit(self, namespace: str, cost_usd: float, saved_ms: float, near: bool) -> None:
+        """One hit (the hot path: no object made)."""
+        delta = self._deltas.get(namespace)
+        if delta is None:
+            delta = self._deltas[namespace] = CounterDelta()
+        delta.hits += 1
+        delta.cost_saved_usd += cost_usd
+        delta.time_saved_ms += saved_ms
+        if near:
+            delta.near_hits += 1
+
     def drain(self) -> list[tuple[Any, ...]]:
         """Take every pending increment as commands; they are not retried if the send fails."""
         deltas, self._deltas = self._deltas, {}
@@ -84,8 +97,9 @@ class CacheStats:
     - every cache round trip adds its latency to the "with cache" latency.
     """
 
-    hits: int = 0
+    hits: int = 0  # near hits included
     misses: int = 0
+    near_hits: int = 0  # hits served from the near cache, without a round trip
     errors: int = 0  # cache operations that failed or were skipped because Redis is down
     bypassed: int = 0  # decorated calls told to skip the cache
     cost_without_cache_usd: float = 0.0
@@ -95,12 +109,19 @@ class CacheStats:
     by_namespace: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def _bump(self, namespace: str, what: str) -> None:
-        counts = self.by_namespace.setdefault(namespace, {"hits": 0, "misses": 0})
+        counts = self.by_namespace.get(namespace)
+        if counts is None:
+            counts = self.by_namespace[namespace] = {"hits": 0, "misses": 0, "near_hits": 0}
         counts[what] += 1
 
-    def record_hit(self, namespace: str, cost_usd: float, llm_latency_ms: float) -> None:
+    def record_hit(
+        self, namespace: str, cost_usd: float, llm_latency_ms: float, *, near: bool = False
+    ) -> None:
         self.hits += 1
         self._bump(namespace, "hits")
+        if near:
+            self.near_hits += 1
+            self._bump(namespace, "near_hits")
         self.cost_without_cache_usd += cost_usd
         self.latency_without_cache_ms += llm_latency_ms
 
@@ -163,6 +184,7 @@ class CacheStats:
             "requests": self.requests,
             "hits": self.hits,
             "misses": self.misses,
+            "near_hits": self.near_hits,
             "hit_rate": self.hit_rate,
             "errors": self.errors,
             "bypassed": self.bypassed,

@@ -11,10 +11,14 @@ Key of one call (SPEC section 2)::
   parameter after ``self``/``cls`` when its value is a ticker-like string (letters, digits and
   ``. - _ = ^ /``, at most 24 characters, starting with a letter, digit or ``^``). Entity:
   ``stock`` (or the first configured stock entity). Cluster mode wraps it as ``{AAPL}``.
-- hash: ``keys.input_hash`` of the other arguments, bound with ``inspect.signature`` (so
-  positional or keyword makes no difference, defaults are filled in, ``self`` is skipped),
+- hash: ``keys.input_hash`` of the other arguments, bound as ``inspect.signature`` binds them
+  (so positional or keyword makes no difference, defaults are filled in, ``self`` is skipped),
   in canonical JSON (dict order irrelevant, the same in every process). No other arguments:
   no hash segment, so ``analyze("AAPL")`` is ``analysis:stock:AAPL:v1``.
+
+Per call only what depends on the arguments is done: the signature is read once at decoration,
+and the key of a call whose arguments are all plain strings, numbers, booleans or None is
+remembered by the service (``CacheService.remembered_key``), so a repeated call builds no key.
 - version: ``settings.cache_version``.
 
 Per call, ``cache_bypass=True`` skips the cache entirely and ``cache_refresh=True`` skips the
@@ -30,8 +34,8 @@ import re
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
+from llmcache_cli.cache.calls import CallSpec
 from llmcache_cli.cache.entries import KeyInfo
-from llmcache_cli.cache.loader import CallSpec, load
 from llmcache_cli.cache.service import CacheService
 from llmcache_cli.config import DATA_TYPES
 from llmcache_cli.keys import (
@@ -41,6 +45,8 @@ from llmcache_cli.keys import (
     data_type_of,
     input_hash,
 )
+
+_ATOMS = (str, int, float, bool, type(None))
 
 log = logging.getLogger("llmcache_cli.cache")
 
@@ -53,7 +59,7 @@ _POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_O
 
 
 class CallKeys:
-    """Turns one call's arguments into its key, namespace, symbol and input hash."""
+    """Turns one call's arguments into its key, namespace, symbol and inputs."""
 
     def __init__(self, func: Callable[..., Any], namespace: str, data_type: str) -> None:
         self.signature = inspect.signature(func)
@@ -67,12 +73,27 @@ class CallKeys:
         self.namespace = namespace
         self.data_type = data_type
         self.name = func.__qualname__
+        # Binding by hand is exact only for plain parameters (no *args, **kwargs, keyword-only).
+        self.plain = all(p.kind in _POSITIONAL for p in rest)
+        self.names = tuple(p.name for p in rest)
+        self.defaults = {p.name: p.default for p in rest if p.default is not inspect.Parameter.empty}
 
     def instance_cache(self, args: tuple[Any, ...]) -> Any:
         return getattr(args[0], "cache", None) if self.is_method and args else None
 
     def arguments(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
-        bound = self.signature.bind(*args, **kwargs)
+        if self.plain:
+            given = args[1:] if self.is_method else args
+            names = self.names
+            if len(given) <= len(names) and (not kwargs or not set(kwargs).difference(names[len(given) :])):
+                arguments = dict(zip(names, given, strict=False))
+                arguments.update(kwargs)
+                if len(arguments) < len(names):
+                    for name, default in self.defaults.items():
+                        arguments.setdefault(name, default)
+                if len(arguments) == len(names):
+                    return arguments
+        bound = self.signature.bind(*args, **kwargs)  # raises TypeError as the call would
         bound.apply_defaults()
         arguments = dict(bound.arguments)
         if self.is_method:
@@ -94,17 +115,28 @@ class CallKeys:
             return value, self.first
         return None, None
 
-    def spec(
-        self,
-        service: CacheService,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        *,
-        ttl: int | None,
-        model: str | None,
-        refresh: bool = False,
-        offline: bool = False,
-    ) -> CallSpec:
+    def memo_key(self, tags: bool, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...] | None:
+        """What identifies a call whose arguments are all plain values (None otherwise). Types
+        are part of it where they matter: ``1``, ``1.0`` and ``True`` are equal in Python but
+        not in JSON."""
+        given = args[1:] if self.is_method else args
+        if all(type(a) is str for a in given) and not kwargs:
+            return (self, tags, given)
+        values = (*given, *kwargs.values())
+        if not all(type(v) in _ATOMS for v in values):
+            return None
+        return (self, tags, tuple(map(type, values)), given, tuple(kwargs.items()))
+
+    def key_of(
+        self, service: CacheService, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> tuple[str, KeyInfo, dict[str, Any]]:
+        """The call's key, what it says, and the bound arguments."""
+        tags = service.hash_tags()
+        memo = self.memo_key(tags, args, kwargs)
+        if memo is not None:
+            found = service.remembered_key(memo)
+            if found is not None:
+                return found  # type: ignore[no-any-return]
         arguments = self.arguments(args, kwargs)
         symbol, source = self.symbol(arguments)
         rest = {k: v for k, v in arguments.items() if k != source}
@@ -112,22 +144,14 @@ class CallKeys:
         version = service.settings.cache_version
         if symbol is not None:
             entity = service.stock_entity
-            key = build_key(self.namespace, entity, symbol, *qualifier, version, hash_tag=service.hash_tags())
+            key = build_key(self.namespace, entity, symbol, *qualifier, version, hash_tag=tags)
             info = KeyInfo(self.namespace, self.data_type, symbol, entity)
         else:
             key = build_key(self.namespace, FUNCTION_ENTITY, self.name, *qualifier, version)
             info = KeyInfo(self.namespace, self.data_type, None, None)
-        return CallSpec(
-            key=key,
-            info=info,
-            inputs=arguments,
-            input_hash=input_hash(arguments),
-            ttl=ttl,
-            model=model,
-            name=self.name,
-            refresh=refresh,
-            offline=offline,
-        )
+        if memo is not None:
+            service.remember_key(memo, (key, info, arguments))
+        return key, info, arguments
 
 
 def cached(
@@ -189,14 +213,13 @@ def cached(
             if service.key_form_pending:
                 offline = not await service.connect()  # the key's form depends on cluster mode
             try:
-                spec = keys.spec(
-                    service, args, kwargs, ttl=ttl, model=model, refresh=cache_refresh, offline=offline
-                )
+                key, info, arguments = keys.key_of(service, args, kwargs)
             except (TypeError, ValueError) as exc:
                 log.warning("%s: cannot build a cache key (%s); calling uncached", keys.name, exc)
                 service.stats.errors += 1
                 return await func(*args, **kwargs)
-            return await load(service, spec, lambda: func(*args, **kwargs))
+            spec = CallSpec(key, info, arguments, ttl, model, keys.name, cache_refresh, offline)
+            return await service.call(spec, lambda: func(*args, **kwargs))
 
         def cache_key(*args: Any, **kwargs: Any) -> str:
             """The key a call with these arguments uses (with the service's current cluster mode)."""
@@ -205,7 +228,7 @@ def cached(
                 raise TypeError(
                     f"{keys.name} has no cache: pass cache= or call it on an instance with .cache"
                 )
-            return keys.spec(service, args, kwargs, ttl=ttl, model=model).key
+            return keys.key_of(service, args, kwargs)[0]
 
         wrapper.cache_key = cache_key  # type: ignore[attr-defined]
         return wrapper  # type: ignore[return-value]

@@ -1,9 +1,8 @@
 """The Redis commands behind each cache operation, one pipeline (one round trip) each.
 
 Every pipeline also carries the counter increments of the operation and any pending ones
-(``PendingCounters``). On a single server a lookup is one ``EVALSHA`` of ``scripts.LOOKUP``
-(read, count, lock). Without scripts (cluster, or an ACL without EVAL) it is a ``GET``; its
-counters are queued for the next round trip and a lock, when wanted, takes a second one.
+(``PendingCounters``). Lookups are not here: they go through the auto-pipeline
+(``lookups.py``); after a miss, ``lock_and_read`` takes the stampede lock and reads again.
 
 A store is ``SET key value EX ttl`` plus, for an entry with a symbol, ``SADD`` to the symbol's
 index and ``EXPIRE index ttl NX`` + ``EXPIRE index ttl GT`` so the index outlives its longest
@@ -22,16 +21,15 @@ import redis.exceptions as rex
 from llmcache_cli.cache.connection import FAILED, Link
 from llmcache_cli.cache.counters import CounterDelta, PendingCounters
 from llmcache_cli.cache.entries import MISS_FAILED, KeyInfo, Lookup
-from llmcache_cli.cache.scripts import EXTEND_SCRIPT, LOOKUP_SCRIPT, RELEASE_SCRIPT
+from llmcache_cli.cache.scripts import EXTEND_SCRIPT, RELEASE_SCRIPT
 from llmcache_cli.config import Settings
 from llmcache_cli.envelope import decode_entry
-from llmcache_cli.keys import lock_key, stats_key, symbol_index_key
+from llmcache_cli.keys import lock_key, symbol_index_key
 
 log = logging.getLogger("llmcache_cli.cache")
 
 Command = tuple[Any, ...]
 INDEX_PRUNE_AT = 512  # members; above this, index entries whose key has expired are removed
-_LOCK_STATE = {1: "acquired", 0: "held", -1: "none"}
 
 
 class RedisOps:
@@ -82,81 +80,36 @@ class RedisOps:
 
     # -----------------------------------------------------------------------------------------
 
-    def _lookup_command(self, key: str, info: KeyInfo, count: str, token: str | None, ttl: float) -> Command:
-        if self.link.scripts:
-            args = (count, f"{self.link.rtt_ms:.3f}", token or "", int(ttl * 1000))
-            return ("EVALSHA", LOOKUP_SCRIPT.sha, 3, key, stats_key(info.namespace), lock_key(key), *args)
-        return ("GET", key)
-
-    def _read(self, key: str, reply: Any, counted: bool) -> Lookup:
-        if isinstance(reply, Exception):
-            self.link.log_failure(f"get {key}", reply)
-            return Lookup(hit=False, counted=counted)
-        lock = "none"
-        if isinstance(reply, list):  # the lookup script: [value, is_json, lock, error]
-            raw, _, lock_state, error = reply
-            lock = _LOCK_STATE.get(int(lock_state), "none")
-            if error:
-                text = error.decode() if isinstance(error, bytes) else str(error)
-                self.link.log_failure(f"get {key}", rex.ResponseError(text))
-                return Lookup(hit=False, lock=lock, counted=True)
+    async def lock_and_read(
+        self, key: str, token: str, lock_ttl: float, pending: PendingCounters
+    ) -> tuple[Lookup, str]:
+        """After a miss: ``SET lock token NX PX`` and ``GET key`` in one round trip. The lock
+        comes first, so whoever gets it also sees an answer stored before the last holder let
+        go (a holder stores, then releases, in one pipeline). The lookup, and the lock's state:
+        "acquired", "held" by another caller, or "none" (Redis refused or could not be asked)."""
+        commands: list[Command] = [
+            ("SET", lock_key(key), token, "NX", "PX", int(lock_ttl * 1000)),
+            ("GET", key),
+        ]
+        replies = await self.send("lock", commands, [], pending)
+        if replies is FAILED:
+            return MISS_FAILED, "none"
+        taken, raw = replies
+        if isinstance(taken, Exception):
+            self.link.log_failure(f"lock {key}", taken)
+            lock = "none"
         else:
-            raw = reply
+            lock = "acquired" if taken else "held"
+        if isinstance(raw, Exception):
+            self.link.log_failure(f"get {key}", raw)
+            return Lookup(hit=False), lock
         if raw is None:
-            log.debug("cache miss %s", key)
-            return Lookup(hit=False, lock=lock, counted=counted)
+            return Lookup(hit=False), lock
         entry = decode_entry(raw)
         if entry.kind in ("text", "binary"):
             log.warning("cache entry %s is not JSON: treated as a miss", key)
-            return Lookup(hit=False, lock=lock, counted=counted)
-        log.debug("cache hit %s", key)
-        return Lookup(hit=True, value=entry.result, meta=entry.meta, lock=lock, counted=counted)
-
-    async def lookup(
-        self,
-        key: str,
-        info: KeyInfo,
-        count: str,
-        token: str | None,
-        lock_ttl: float,
-        pending: PendingCounters,
-    ) -> Lookup:
-        commands: list[Command] = []
-
-        def build() -> list[Command]:
-            commands[:] = [self._lookup_command(key, info, count, token, lock_ttl)]
-            return commands
-
-        replies = await self.send("get", build, [], pending)
-        if replies is FAILED:
-            return MISS_FAILED
-        found = self._read(key, replies[0], counted=commands[0][0] == "EVALSHA")
-        if found.counted or found.hit or token is None:
-            return found
-        # No script: take the lock with a second round trip.
-        acquired = await self.simple("lock", ("SET", lock_key(key), token, "NX", "PX", int(lock_ttl * 1000)))
-        if acquired is FAILED:
-            return found
-        return Lookup(hit=False, lock="acquired" if acquired else "held")
-
-    async def lookup_many(
-        self, keys: list[str], infos: list[KeyInfo], pending: PendingCounters
-    ) -> list[Lookup] | Any:
-        commands: list[Command] = []
-
-        def build() -> list[Command]:
-            commands[:] = [
-                self._lookup_command(k, i, "all", None, 0) for k, i in zip(keys, infos, strict=True)
-            ]
-            return commands
-
-        if not keys:
-            return []
-        replies = await self.send("get-many", build, [], pending)
-        if replies is FAILED:
-            return FAILED
-        counted = bool(commands) and commands[0][0] == "EVALSHA"
-        return [self._read(k, r, counted) for k, r in zip(keys, replies, strict=True)]
+            return Lookup(hit=False), lock
+        return Lookup(hit=True, value=entry.result, meta=entry.meta), lock
 
     # -----------------------------------------------------------------------------------------
 

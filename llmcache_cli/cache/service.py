@@ -12,16 +12,19 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import time
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from llmcache_cli.cache.breaker import CircuitBreaker
+from llmcache_cli.cache.calls import CallPath, CallSpec
 from llmcache_cli.cache.connection import FAILED, Link
-from llmcache_cli.cache.counters import CacheStats, CounterDelta, PendingCounters, hit_delta
-from llmcache_cli.cache.entries import MISS_FAILED, KeyInfo, Lookup, build_meta, describe_key
+from llmcache_cli.cache.counters import CacheStats, CounterDelta, PendingCounters
+from llmcache_cli.cache.entries import KeyInfo, Lookup, build_meta, describe_key
+from llmcache_cli.cache.lookups import LookupPipeline
+from llmcache_cli.cache.near import DEFAULT_MAX_BYTES, NearCache
 from llmcache_cli.cache.redis_ops import RedisOps
 from llmcache_cli.cache.trace import TraceWriter
+from llmcache_cli.cache.tracking import Tracker
 from llmcache_cli.client import ClientOptions, check_cluster_url
 from llmcache_cli.config import Settings, load_settings
 from llmcache_cli.envelope import encode_envelope
@@ -34,6 +37,7 @@ log = logging.getLogger("llmcache_cli.cache")
 
 DEFAULT_TIMEOUT = 0.5
 DEFAULT_MAX_CONNECTIONS = 20
+KEYS_REMEMBERED = 10_000  # decorated calls whose key is kept (all forgotten past this)
 FLUSH_DELAY = 0.05  # pending counters wait this long for a round trip to ride with
 
 
@@ -57,6 +61,8 @@ class CacheService:
         lock_ttl: float = 30.0,
         lock_wait: float | None = None,
         use_scripts: bool = True,
+        near_cache: int | None = None,
+        near_cache_bytes: int | None = None,
     ) -> None:
         self.settings = settings if settings is not None else load_settings(None)
         self.options = ClientOptions.from_flags(redis_url, timeout, cluster)
@@ -72,13 +78,22 @@ class CacheService:
         self._link = Link(
             self.options, self.breaker, max_connections=max_connections, use_scripts=use_scripts
         )
-        self._ops = RedisOps(self._link, self.settings)
-        self._pending = PendingCounters()
+        # What the call path (calls.py) works with; nothing else touches them.
+        self.ops = RedisOps(self._link, self.settings)
+        self.pending = PendingCounters()
+        self.trace = TraceWriter(trace_path) if trace_path else None
+        entries = near_cache if near_cache is not None else self.settings.near_cache_entries
+        size = near_cache_bytes if near_cache_bytes is not None else self.settings.near_cache_bytes
+        self.near = NearCache(entries, size or DEFAULT_MAX_BYTES) if entries else None
+        self.tracker = Tracker(self._link, self.near) if self.near is not None else None
+        if self.tracker is not None:
+            self._link.on_lost.append(self.tracker.lost)
+        self.pipeline = LookupPipeline(self._link, self.near, self.spawn)
+        self._calls = CallPath(self)
+        self._keys: dict[Any, Any] = {}
         self._policy = policy
-        self._trace = TraceWriter(trace_path) if trace_path else None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._flush_task: asyncio.Task[Any] | None = None
-        self._inflight: dict[str, asyncio.Task[Any]] = {}
         self._closed = False
 
     def __repr__(self) -> str:
@@ -100,23 +115,18 @@ class CacheService:
 
     async def lookup(self, key: str) -> Lookup:
         """Hit or miss, with the entry's meta; ``failed`` when Redis could not be asked."""
-        return await self._lookup(key, count="all")
+        return await self._calls.lookup(key, self.describe_key(key))
 
     async def get_many(self, keys: Sequence[str]) -> dict[str, Any]:
-        """The hits among ``keys`` (one round trip); missing keys are absent from the result."""
-        keys = list(keys)
-        infos = [self.describe_key(k) for k in keys]
-        started = time.perf_counter()
-        found = await self._ops.lookup_many(keys, infos, self._pending)
-        latency = (time.perf_counter() - started) * 1000
-        self.stats.record_cache_latency(latency)
-        items = [MISS_FAILED] * len(keys) if found is FAILED else found
-        out: dict[str, Any] = {}
-        for key, info, item in zip(keys, infos, items, strict=True):
-            self._account(info, item, latency, count_misses=True)
-            if item.hit:
-                out[key] = item.value
-        return out
+        """The hits among ``keys`` (their reads share one round trip); missing keys are absent."""
+        keys = list(dict.fromkeys(keys))
+        found = await asyncio.gather(*(self.lookup(k) for k in keys))
+        return {key: item.value for key, item in zip(keys, found, strict=True) if item.hit}
+
+    async def call(self, spec: CallSpec, compute: Callable[[], Awaitable[Any]]) -> Any:
+        """The answer for one described call (``CallSpec``): cached, or ``compute()``'s, stored.
+        This is what ``@cached`` runs; see calls.py."""
+        return await self._calls.call(spec, compute)
 
     async def set(
         self, key: str, value: Any, ttl: int | None = None, *, meta: Mapping[str, Any] | None = None
@@ -134,21 +144,21 @@ class CacheService:
 
     async def delete(self, key: str) -> bool:
         """Remove ``key`` (and its symbol-index entry); True when it existed."""
-        return bool(await self._ops.delete(key, self.describe_key(key)))
+        return bool(await self.ops.delete(key, self.describe_key(key)))
 
     async def exists(self, key: str) -> bool:
-        return bool(await self._ops.simple("exists", ("EXISTS", key)))
+        return bool(await self.ops.simple("exists", ("EXISTS", key)))
 
     async def get_ttl(self, key: str) -> int | None:
         """Seconds left; -1 no TTL, -2 no such key (as Redis says); None if Redis is unavailable."""
-        reply = await self._ops.simple("ttl", ("TTL", key))
+        reply = await self.ops.simple("ttl", ("TTL", key))
         return None if reply is FAILED else int(reply)
 
     async def flush_counters(self) -> bool:
         """Send the pending counter increments now; True if there were none or they went."""
-        if not self._pending:
+        if not self.pending:
             return True
-        return await self._ops.send("counters", [], [], self._pending) is not FAILED
+        return await self.ops.send("counters", [], [], self.pending) is not FAILED
 
     async def aclose(self) -> None:
         """Finish background work, send pending counters, close the pool and the trace file."""
@@ -158,9 +168,11 @@ class CacheService:
         while self._tasks:  # answers in flight still get stored; new flushes are not started
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
         await self.flush_counters()
+        if self.tracker is not None:
+            self.tracker.close()
         await self._link.aclose()
-        if self._trace is not None:
-            self._trace.close()
+        if self.trace is not None:
+            self.trace.close()
 
     @property
     def invalidation(self) -> Invalidator:
@@ -224,27 +236,32 @@ class CacheService:
             self._policy = make_policy(self.settings)
         return int(self._policy.ttl(info.data_type, info.symbol, dt.datetime.now(dt.timezone.utc)))
 
-    async def _lookup(self, key: str, *, count: str, lock_token: str | None = None) -> Lookup:
-        info = self.describe_key(key)
-        started = time.perf_counter()
-        found = await self._ops.lookup(key, info, count, lock_token, self.lock_ttl, self._pending)
-        latency = (time.perf_counter() - started) * 1000
-        self.stats.record_cache_latency(latency)
-        self._account(info, found, latency, count_misses=count == "all")
-        return found.with_latency(latency)
+    def remembered_key(self, call: Any) -> Any:
+        """A decorated call's key, remembered by ``remember_key`` (see decorator.py)."""
+        return self._keys.get(call)
 
-    def _account(self, info: KeyInfo, found: Lookup, latency_ms: float, *, count_misses: bool) -> None:
-        """In-process stats, and the Redis counters the lookup's round trip did not carry."""
-        if found.hit:
-            self.stats.record_hit(info.namespace, found.cost_usd, found.llm_latency_ms)
-            if not found.counted:
-                self._queue(info.namespace, hit_delta(found.cost_usd, found.llm_latency_ms, latency_ms))
-        elif count_misses:
-            self.stats.record_miss(info.namespace)
-            if found.failed:
-                self.stats.errors += 1
-            if not found.counted:
-                self._queue(info.namespace, CounterDelta(misses=1))
+    def remember_key(self, call: Any, found: Any) -> None:
+        if len(self._keys) >= KEYS_REMEMBERED:
+            self._keys.clear()
+        self._keys[call] = found
+
+    # -----------------------------------------------------------------------------------------
+    # For the call path (calls.py)
+
+    def count_hit(
+        self, namespace: str, cost_usd: float, llm_latency_ms: float, cache_ms: float, near: bool
+    ) -> None:
+        """A hit, in process and (batched) in the live Redis counters."""
+        self.stats.record_hit(namespace, cost_usd, llm_latency_ms, near=near)
+        self.pending.add_hit(namespace, cost_usd, max(0.0, llm_latency_ms - cache_ms), near)
+        if self._flush_task is None or self._flush_task.done():
+            self._schedule_flush()
+
+    def count_miss(self, namespace: str, *, failed: bool = False) -> None:
+        self.stats.record_miss(namespace)
+        if failed:
+            self.stats.errors += 1
+        self.queue(namespace, CounterDelta(misses=1))
 
     async def store(
         self,
@@ -259,37 +276,36 @@ class CacheService:
         """Write one entry; the TTL written, or None if it was not stored."""
         seconds = self.ttl_for(info, ttl)
         payload = encode_envelope(value, meta)
-        ok = await self._ops.store(
-            key, info, payload, seconds, [(info.namespace, delta)], self._pending, lock_token
+        ok = await self.ops.store(
+            key, info, payload, seconds, [(info.namespace, delta)], self.pending, lock_token
         )
-        if self._ops.prune_wanted:
-            self._spawn(self._ops.prune_indexes())
+        if self.ops.prune_wanted:
+            self.spawn(self.ops.prune_indexes())
         if ok:
             log.debug("cache set %s (ttl %ss)", key, seconds)
             return seconds
         self._schedule_flush()  # the counters were kept for later
         return None
 
-    async def release(self, key: str, lock_token: str) -> None:
-        await self._ops.release(key, lock_token, self._pending)
-
-    def _queue(self, namespace: str, delta: CounterDelta) -> None:
-        self._pending.add(namespace, delta)
+    def queue(self, namespace: str, delta: CounterDelta) -> None:
+        """Counter increments for the next round trip (or the short background flush)."""
+        self.pending.add(namespace, delta)
         self._schedule_flush()
 
     def _schedule_flush(self) -> None:
         # While Redis is failing, pending counters wait for the next successful round trip
         # rather than cost a background timeout of their own.
-        if self._closed or not self._pending or not self.breaker.healthy:
+        if self._closed or not self.pending or not self.breaker.healthy:
             return
         if self._flush_task is None or self._flush_task.done():
-            self._flush_task = self._spawn(self._flush_later())
+            self._flush_task = self.spawn(self._flush_later())
 
     async def _flush_later(self) -> None:
         await asyncio.sleep(FLUSH_DELAY)
         await self.flush_counters()
 
-    def _spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
+    def spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
+        """Run ``coro`` in the background; ``aclose`` waits for it."""
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

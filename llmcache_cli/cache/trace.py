@@ -1,10 +1,10 @@
 """The request trace: one JSON object per line for every decorated call, for replay by
 ``llmcache simulate --trace``.
 
-Fields (all always present; see docs/library.md for their meaning)::
+Fields (all always present but ``near``, written only on near hits; see docs/library.md)::
 
     ts, key, namespace, symbol, data_type, hit, model, input_tokens, output_tokens,
-    cost_usd, latency_ms, cache_latency_ms, ttl_seconds
+    cost_usd, latency_ms, cache_latency_ms, ttl_seconds, near
 
 Each line is written with a single ``write`` on a file opened for appending, so several
 processes may share one trace file without interleaving lines.
@@ -33,6 +33,7 @@ TRACE_FIELDS = (
     "latency_ms",
     "cache_latency_ms",
     "ttl_seconds",
+    "near",
 )
 
 
@@ -51,14 +52,19 @@ class TraceRecord:
     latency_ms: float  # the LLM call's duration (miss: measured; hit: recorded in the entry)
     cache_latency_ms: float  # time spent in cache operations for this request
     ttl_seconds: int | None  # TTL written on a miss, else None
+    near: bool = False  # a hit served from the near cache (process memory)
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        fields = asdict(self)
+        if not self.near:
+            del fields["near"]  # written only on near hits: the replay's fast reader knows the rest
+        return json.dumps(fields, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
     @classmethod
     def from_json(cls, line: str) -> TraceRecord:
         data: dict[str, Any] = json.loads(line)
         fields: dict[str, Any] = {name: data.get(name) for name in TRACE_FIELDS}
+        fields["near"] = bool(fields["near"])
         return cls(**fields)
 
 

@@ -52,7 +52,7 @@ def test_report_counts_hits_in_the_without_cache_totals() -> None:
     assert stats.speedup == pytest.approx(2000 / 506)
     report = stats.report()
     assert "$0.0400" in report and "$0.0300 (75.0%)" in report and "75.0%" in report
-    assert stats.to_dict()["by_namespace"] == {"analysis": {"hits": 3, "misses": 1}}
+    assert stats.to_dict()["by_namespace"] == {"analysis": {"hits": 3, "misses": 1, "near_hits": 0}}
 
 
 def test_empty_report_has_no_invented_rates() -> None:

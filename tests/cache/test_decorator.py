@@ -254,6 +254,36 @@ def test_separate_services_share_one_call_through_the_redis_lock(
 
 
 @pytest.mark.redis
+def test_a_miss_takes_the_lock_exactly_once_and_a_hit_never(
+    redis_url: str, real_redis: redis.Redis, settings: Settings
+) -> None:
+    locks: list[int] = []
+
+    def lock_sets() -> int:
+        stats = real_redis.info("commandstats")
+        return int(stats.get("cmdstat_set", {}).get("calls", 0))
+
+    async def go() -> None:
+        async with CacheService(redis_url, settings=settings) as cache:
+
+            @cached(ttl=60, cache=cache)
+            async def analyze(symbol: str) -> str:
+                return "answer"
+
+            await cache.connect()
+            real_redis.config_resetstat()
+            assert await analyze("AAPL") == "answer"
+            locks.append(lock_sets())  # the lock's SET NX, then the answer's SET
+            for _ in range(5):
+                assert await analyze("AAPL") == "answer"
+            locks.append(lock_sets())
+            assert not real_redis.exists(lock_key(analyze.cache_key("AAPL")))  # type: ignore[attr-defined]
+
+    run(go())
+    assert locks == [2, 2]
+
+
+@pytest.mark.redis
 def test_failing_function_releases_the_lock(
     redis_url: str, real_redis: redis.Redis, settings: Settings
 ) -> None:
@@ -365,7 +395,8 @@ def test_request_trace_lines(redis_url: str, settings: Settings, tmp_path: Path)
 
     run(go())
     lines = trace.read_text().splitlines()
-    assert [list(json.loads(line)) for line in lines] == [list(TRACE_FIELDS)] * 3
+    # every field but "near", which is written on near hits only
+    assert [list(json.loads(line)) for line in lines] == [list(TRACE_FIELDS[:-1])] * 3
     miss, hit, other = read_trace(trace)
     assert (miss.hit, hit.hit) == (False, True)
     assert miss.key == hit.key and miss.symbol == "AAPL" and miss.data_type == "sentiment"

@@ -148,33 +148,48 @@ def test_counters_hits_misses_and_money(
     assert cache.stats.cost_with_cache_usd == pytest.approx(0.25)
 
 
-def test_lua_lookup_costs_one_round_trip(
-    redis_url: str, real_redis: redis.Redis, settings: Settings, monkeypatch: pytest.MonkeyPatch
+def commands(client: redis.Redis) -> dict[str, int]:
+    """Calls per command since the last ``CONFIG RESETSTAT``."""
+    return {name[len("cmdstat_") :]: int(v["calls"]) for name, v in client.info("commandstats").items()}
+
+
+def test_warm_hits_cost_one_lookup_command_each(
+    redis_url: str, real_redis: redis.Redis, settings: Settings
 ) -> None:
-    from llmcache_cli.cache import redis_ops
-
-    pipelines: list[list[Any]] = []
-    real_pipeline = redis_ops._pipeline
-
-    async def counting(client: Any, commands: list[Any]) -> list[Any]:
-        pipelines.append(commands)
-        return await real_pipeline(client, commands)
-
-    monkeypatch.setattr(redis_ops, "_pipeline", counting)
-
     async def go() -> None:
         async with CacheService(redis_url, settings=settings) as cache:
             await cache.set("analysis:stock:AAPL:v1", 1, ttl=60, meta={"cost_usd": 0.5})
+            assert await cache.get("analysis:stock:AAPL:v1") == 1  # connected, warm
             real_redis.config_resetstat()
-            pipelines.clear()
-            for _ in range(5):
-                await cache.get("analysis:stock:AAPL:v1")
+            for _ in range(20):
+                assert await cache.get("analysis:stock:AAPL:v1") == 1
 
     run(go())
-    assert [[c[0] for c in p] for p in pipelines] == [["EVALSHA"]] * 5
-    stats = real_redis.info("commandstats")  # the script's own commands are counted too
-    assert stats["cmdstat_evalsha"]["calls"] == 5 and stats["cmdstat_hincrby"]["calls"] == 5
-    assert counters(real_redis, "analysis")["cost_saved_usd"] == pytest.approx(2.5)
+    calls = commands(real_redis)
+    lookups = sum(calls.get(name, 0) for name in ("get", "mget", "evalsha", "eval", "pttl"))
+    assert lookups <= 20 and calls.get("mget") == 20
+    # the hits are counted in batches, not per hit: all of them arrived in the end
+    assert counters(real_redis, "analysis")["hits"] == 21
+    assert counters(real_redis, "analysis")["cost_saved_usd"] == pytest.approx(10.5)
+    assert calls.get("hincrby", 0) < 20
+
+
+def test_concurrent_warm_hits_share_round_trips(
+    redis_url: str, real_redis: redis.Redis, settings: Settings
+) -> None:
+    keys = [f"analysis:stock:S{i}:v1" for i in range(100)]
+
+    async def go() -> list[Any]:
+        async with CacheService(redis_url, settings=settings) as cache:
+            for i, key in enumerate(keys):
+                await cache.set(key, i, ttl=60)
+            await cache.get(keys[0])
+            real_redis.config_resetstat()
+            return list(await asyncio.gather(*(cache.get(key) for key in keys)))
+
+    assert run(go()) == list(range(100))
+    calls = commands(real_redis)
+    assert 1 <= calls.get("mget", 0) <= 5 and "get" not in calls and "evalsha" not in calls
 
 
 @pytest.mark.parametrize("mode", ["nx-gt", "script", "ttl"])
@@ -322,12 +337,21 @@ def test_breaker_retries_and_recovers_when_redis_comes_back(settings: Settings, 
 def test_scripts_are_reloaded_after_script_flush(
     redis_url: str, real_redis: redis.Redis, settings: Settings
 ) -> None:
+    index = symbol_index_key("AAPL")
+
     async def go() -> list[Any]:
         async with CacheService(redis_url, settings=settings) as cache:
+            await cache.connect()
+            cache._link.expire_nx_gt = False  # the index TTL goes through the EXTEND script
             await cache.set("analysis:stock:AAPL:v1", {"a": 1}, ttl=60)
-            assert await cache.get("analysis:stock:AAPL:v1") == {"a": 1}
             real_redis.script_flush()
-            first = await cache.get("analysis:stock:AAPL:v1", MISSING)  # NOSCRIPT: a miss
-            return [first, await cache.get("analysis:stock:AAPL:v1", MISSING), cache._link.scripts]
+            await cache.set("technical:stock:AAPL:v1", {"b": 1}, ttl=600)  # NOSCRIPT: reload
+            await cache.set("earnings:stock:AAPL:v1", {"c": 1}, ttl=6000)
+            return [
+                await cache.get("analysis:stock:AAPL:v1", MISSING),
+                cache._link.scripts,
+                real_redis.ttl(index),
+            ]
 
-    assert run(go()) == [MISSING, {"a": 1}, True]
+    value, scripts, index_ttl = run(go())
+    assert value == {"a": 1} and scripts and 5990 <= index_ttl <= 6000

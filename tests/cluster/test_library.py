@@ -169,3 +169,33 @@ def test_cluster_mode_with_a_url_a_cluster_cannot_use_is_refused_at_once() -> No
         CacheService("redis://127.0.0.1:6379/3", cluster=True)
     with pytest.raises(UsageError, match="TCP URL"):
         CacheService("unix:///tmp/redis.sock", cluster=True)
+
+
+def test_near_cache_tracks_every_primary(
+    cluster_url: str, cluster: redis.cluster.RedisCluster, redis_cluster_procs: RedisClusterProcs
+) -> None:
+    """A key on each primary: each is served near, and a write to any of them drops its copy."""
+    from tests.cache.test_near import stored, until, warm
+
+    ports = [server.port for server in redis_cluster_procs.primary_servers()]
+    keys: dict[int, str] = {}
+    for i in range(200):
+        key = f"analysis:stock:{{S{i}}}:v1"
+        cluster.set(key, stored(i), ex=600)
+        keys.setdefault(holders(redis_cluster_procs, key)[0], key)
+        if len(keys) == len(ports):
+            break
+    assert sorted(keys) == sorted(ports)
+
+    async def go() -> list[Any]:
+        async with CacheService(cluster_url, settings=Settings(), timeout=2.0, near_cache=100) as cache:
+            assert cache.tracker is not None
+            for key in keys.values():
+                await warm(cache, key)
+            assert len(cache.tracker.wires) == len(ports)
+            for key in keys.values():
+                cluster.set(key, stored("changed"), ex=600)
+            await until(lambda: cache.near is not None and len(cache.near) == 0, "every invalidation")
+            return [await cache.get(key) for key in keys.values()]
+
+    assert run(go()) == ["changed"] * len(ports)
