@@ -5,7 +5,13 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS: list[str] = ["bench_invalidate", "bench_operator", "bench_simulate", "bench_load"]
+BENCHMARKS: list[str] = [
+    "bench_library",
+    "bench_invalidate",
+    "bench_operator",
+    "bench_simulate",
+    "bench_load",
+]
 
 
 def main() -> int:

@@ -11,6 +11,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import msgspec
+
 META_FIELDS = (
     "model",
     "input_tokens",
@@ -72,12 +74,22 @@ def _none(_: str) -> None:
 
 # Made once: ``json.loads`` with hooks builds a new decoder on every call.
 _DECODER = json.JSONDecoder(parse_float=_finite_or_none, parse_constant=_none)
+# msgspec decodes strict JSON about 3x faster than ``json`` and refuses everything else (NaN,
+# numbers out of a float's range, bad UTF-8, lone surrogates), which then takes the ``json``
+# path below: what a document means does not depend on which decoder read it (tested).
+_STRICT = msgspec.json.Decoder()
 
 
 def decode_entry(raw: bytes | str) -> Entry:
     """Never raises: unknown content comes back as ``text`` or ``binary``. A number JSON cannot
     carry (``NaN``, ``Infinity``, ``1e400``, which Python reads as infinity) reads as null, so
     whatever is decoded can be written out as strict JSON again."""
+    try:
+        value = _STRICT.decode(raw)
+    except msgspec.DecodeError:
+        pass
+    else:
+        return _entry(value)
     if isinstance(raw, bytes):
         try:
             text = raw.decode("utf-8")
@@ -89,6 +101,15 @@ def decode_entry(raw: bytes | str) -> Entry:
         value = _DECODER.decode(text)
     except (ValueError, RecursionError):
         return Entry("text", text, None)
-    if isinstance(value, dict) and set(value) == {"result", "meta"} and isinstance(value["meta"], dict):
+    return _entry(value)
+
+
+def _entry(value: Any) -> Entry:
+    if (
+        isinstance(value, dict)
+        and len(value) == 2
+        and "result" in value
+        and isinstance(value.get("meta"), dict)
+    ):
         return Entry("envelope", value["result"], value["meta"])
     return Entry("json", value, None)

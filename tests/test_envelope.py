@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from llmcache_cli.envelope import Entry, decode_entry, meta_number
 
@@ -35,3 +37,21 @@ def test_meta_number_copes_with_what_json_cannot_hold_as_a_float() -> None:
 def test_entry_figures_are_zero_when_absent_or_poisoned() -> None:
     entry = Entry("envelope", 1, {"cost_usd": float("inf"), "latency_ms": 12})
     assert (entry.cost_usd, entry.latency_ms) == (0.0, 12.0)
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(value=_JSON)
+def test_every_json_document_decodes_as_json_loads_reads_it(value: object) -> None:
+    """Whichever decoder reads a document (the fast strict one, or ``json`` for what it
+    refuses), the result is what ``json.loads`` makes of it."""
+    for text in (json.dumps(value), json.dumps(value, ensure_ascii=False)):
+        entry = decode_entry(text.encode("utf-8"))
+        assert entry.kind in ("json", "envelope")
+        got = entry.result if entry.kind == "json" else {"result": entry.result, "meta": entry.meta}
+        assert json.dumps(got) == json.dumps(json.loads(text))
