@@ -7,6 +7,7 @@ import sys
 
 BENCHMARKS: list[str] = [
     "bench_library",
+    "bench_near",
     "bench_invalidate",
     "bench_operator",
     "bench_simulate",
