@@ -78,9 +78,7 @@ async def invalidation(url: str, trials: int) -> dict[str, Any]:
             while KEY not in near._entries:  # read until it is held near again
                 await cache.get(KEY)
                 if time.monotonic() > deadline:
-                    raise SystemExit(
-                        f"bench_near: the key never became near again (trial {n}, {near.ready=}, {near.stats})"
-                    )
+                    raise SystemExit(f"bench_near: trial {n}: the key never became near again ({near.stats})")
                 await asyncio.sleep(0.001)
             writer.stdin.write(f"{n}\n")
             writer.stdin.flush()
@@ -166,13 +164,15 @@ def main(argv: Sequence[str] = ()) -> None:
         return
     print(f"\n== near cache: {inv['trials']} changes/deletions by another process ==")
     print(
-        f"copy gone after p50 {inv['p50_ms']:.2f} ms, p99 {inv['p99_ms']:.2f} ms, max {inv['max_ms']:.2f} ms; "
+        f"copy gone after p50 {inv['p50_ms']:.2f} ms, p99 {inv['p99_ms']:.2f} ms, "
+        f"max {inv['max_ms']:.2f} ms; "
         f"stale reads 50 ms after a write: {inv['stale_reads_after_50ms']}"
     )
     print(f"== near cache memory: {mem['keys_read']:,} distinct keys read in {mem['seconds']:.1f} s ==")
     print(
         f"bound {mem['bound_bytes'] / 2**20:.0f} MiB; held {mem['entries_held']:,} entries, "
-        f"{mem['accounted_bytes'] / 2**20:.1f} MiB accounted; process grew {mem['rss_growth_bytes'] / 2**20:.1f} MiB "
+        f"{mem['accounted_bytes'] / 2**20:.1f} MiB accounted; "
+        f"process grew {mem['rss_growth_bytes'] / 2**20:.1f} MiB "
         f"= {mem['growth_over_bound']:.2f}x the bound"
     )
 
