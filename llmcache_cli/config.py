@@ -93,7 +93,7 @@ class Settings:
     ttl: TTLConfig = field(default_factory=TTLConfig)
     stock_entities: frozenset[str] = frozenset({"stock"})
     cache_version: str = "v1"
-    hash_tag: str = "auto"  # "auto" (on in cluster mode), "always", "never"
+    hash_tag: str = "never"  # "always": symbols as cluster hash tags ({AAPL}), for Redis Cluster
     timeout_seconds: float = 5.0
     extra_closures: frozenset[dt.date] = frozenset()
     prices: Mapping[str, ModelPrice] = field(default_factory=lambda: dict(DEFAULT_PRICES))
@@ -222,7 +222,7 @@ def settings_from_mapping(data: Mapping[str, Any], source: Path | None = None) -
         stock_entities=reader.str_set(
             keys, "keys.stock_entities", "stock_entities", base.stock_entities, allow_empty=False
         ),
-        hash_tag=reader.choice(keys, "keys.hash_tag", "hash_tag", ("auto", "always", "never"), base.hash_tag),
+        hash_tag=reader.hash_tag(keys, base.hash_tag),
         cache_version=reader.string(cache, "cache.version", "version", base.cache_version),
         timeout_seconds=reader.positive_float(
             redis_section, "redis.timeout", "timeout", base.timeout_seconds, maximum=MAX_TIMEOUT_SECONDS
@@ -272,6 +272,15 @@ class _Reader:
         if not isinstance(value, str) or not value or ":" in value:
             raise self.fail(name, "a non-empty string without ':'", value)
         return value
+
+    def hash_tag(self, keys: Mapping[str, Any], default: str) -> str:
+        if keys.get("hash_tag") == "auto":
+            raise ConfigError(
+                f'{self.where}: keys.hash_tag = "auto" is no longer accepted: a key must not depend on '
+                "the server it is sent to",
+                hint='use "always" for a Redis Cluster (symbols become hash tags), "never" otherwise',
+            )
+        return self.choice(keys, "keys.hash_tag", "hash_tag", ("always", "never"), default)
 
     def choice(
         self, data: Mapping[str, Any], name: str, key: str, options: tuple[str, ...], default: str

@@ -113,3 +113,14 @@ def test_missing_binary_and_empty_files(tmp_path: Path) -> None:
 def test_unknown_model_price() -> None:
     with pytest.raises(ConfigError, match="unknown model"):
         Settings().price("gpt-99")
+
+
+def test_the_key_form_is_configured_never_detected(tmp_path: Path) -> None:
+    assert Settings().hash_tag == "never"
+    path = tmp_path / "c.toml"
+    path.write_text('[keys]\nhash_tag = "auto"\n')
+    with pytest.raises(ConfigError) as caught:
+        load_settings(str(path))
+    assert "keys.hash_tag" in str(caught.value) and "always" in (caught.value.hint or "")
+    path.write_text('[keys]\nhash_tag = "always"\n')
+    assert load_settings(str(path)).hash_tag == "always"

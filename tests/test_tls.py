@@ -71,3 +71,21 @@ def test_plain_url_against_the_tls_port_fails_within_the_timeout(tls_server: tup
 def test_unknown_url_parameter_is_a_usage_error() -> None:
     with pytest.raises(UsageError, match="unknown parameter 'ssl_ca_cert'"):
         parse_redis_url("rediss://h:6380/0?ssl_ca_cert=/x")
+
+
+def test_the_library_reads_over_tls_and_fails_open_with_a_wrong_ca(tls_server: tuple[int, TLSFiles]) -> None:
+    """The lookup connection (cache/wire.py) speaks TLS with the URL's CA and password."""
+    import asyncio
+
+    from llmcache_cli import CacheService
+    from llmcache_cli.config import Settings
+
+    port, certs = tls_server
+
+    async def go(url: str) -> list[object]:
+        async with CacheService(url, settings=Settings(), timeout=2.0) as cache:
+            stored = await cache.set("analysis:stock:TLS:v1", {"over": "tls"}, ttl=60)
+            return [stored, await cache.get("analysis:stock:TLS:v1"), cache.stats.hits]
+
+    assert asyncio.run(go(tls_url(port, certs.ca))) == [True, {"over": "tls"}, 1]
+    assert asyncio.run(go(tls_url(port, certs.other_ca))) == [False, None, 0]

@@ -49,7 +49,7 @@ class CallSpec:
     """What the decorator worked out about one call. ``inputs`` are the bound arguments (for
     token estimates and the meta's input hash, both needed only on a miss)."""
 
-    __slots__ = ("info", "inputs", "key", "model", "name", "offline", "refresh", "ttl")
+    __slots__ = ("info", "inputs", "key", "model", "name", "refresh", "ttl")
 
     def __init__(
         self,
@@ -60,7 +60,6 @@ class CallSpec:
         model: str | None,
         name: str,
         refresh: bool = False,
-        offline: bool = False,
     ) -> None:
         self.key = key
         self.info = info
@@ -69,7 +68,6 @@ class CallSpec:
         self.model = model
         self.name = name
         self.refresh = refresh
-        self.offline = offline  # Redis already known to be unavailable for this call
 
 
 class Answer:
@@ -179,25 +177,22 @@ class CallPath:
     async def call(self, spec: CallSpec, compute: Callable[[], Awaitable[Any]]) -> Any:
         service = self.service
         started_at = utc_now_iso() if service.trace is not None else ""
-        if not (spec.refresh or spec.offline):
-            started = time.perf_counter()
-            state, value, meta = await self.read(spec.key, spec.info.namespace)
-            if state <= NEAR:
-                cache_ms = (time.perf_counter() - started) * 1000
-                service.stats.record_cache_latency(cache_ms)
-                cost = meta_number(meta, "cost_usd") or 0.0
-                llm_ms = meta_number(meta, "latency_ms") or 0.0
-                service.count_hit(spec.info.namespace, cost, llm_ms, cache_ms, state == NEAR)
-                if service.trace is not None:
-                    self._trace(spec, _from_meta(value, meta, cache_ms, state == NEAR), started_at)
-                return value
-            offline = state == FAILED_READ
-        else:
-            offline = spec.offline
-        if spec.refresh or spec.offline:
-            answer = await self._lead(spec, compute, offline)
+        if spec.refresh:  # no lookup, no lock, no sharing: a fresh answer, stored
+            answer = await self._lead(spec, compute, offline=False)
             self._trace(spec, answer, started_at)
             return answer.value
+        started = time.perf_counter()
+        state, value, meta = await self.read(spec.key, spec.info.namespace)
+        if state <= NEAR:
+            cache_ms = (time.perf_counter() - started) * 1000
+            service.stats.record_cache_latency(cache_ms)
+            cost = meta_number(meta, "cost_usd") or 0.0
+            llm_ms = meta_number(meta, "latency_ms") or 0.0
+            service.count_hit(spec.info.namespace, cost, llm_ms, cache_ms, state == NEAR)
+            if service.trace is not None:
+                self._trace(spec, _from_meta(value, meta, cache_ms, state == NEAR), started_at)
+            return value
+        offline = state == FAILED_READ
         flying = self.inflight.get(spec.key)
         if flying is not None:
             return await self._follow(spec, flying, started_at)

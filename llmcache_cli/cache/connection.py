@@ -19,6 +19,7 @@ import redis.asyncio
 import redis.exceptions as rex
 
 from llmcache_cli.cache.breaker import CircuitBreaker
+from llmcache_cli.cache.capabilities import PROBE_KEY, Capabilities
 from llmcache_cli.cache.scripts import SCRIPTS
 from llmcache_cli.cache.wire import Wire, open_wire
 from llmcache_cli.client import ClientOptions, async_client, detect_cluster_async, translate_error
@@ -62,12 +63,11 @@ class Link:
         self.breaker = breaker
         self.max_connections = max_connections
         self.pool_size = max_connections - 1  # the lookup wire is the other one
-        self.use_scripts = use_scripts
+        self.use_scripts = use_scripts  # the caller's word; the server's is in ``caps``
         self.client: redis.asyncio.Redis | None = None
-        self.is_cluster: bool | None = options.cluster
-        self.scripts_loaded = False
+        self.caps: Capabilities | None = None  # found when the client connects
+        self.scripts_loaded = False  # on this server now (a restart or SCRIPT FLUSH loses them)
         self.verified = False  # a probe has answered since the last connection failure
-        self.expire_nx_gt = True  # EXPIRE ... NX / GT (Redis 7.0+); switched off if refused
         self.deadline = options.timeout * 3 + 0.5  # connect + a command, with room to spare
         self.wire: Wire | None = None
         self.on_lost: list[Callable[[], None]] = []
@@ -79,9 +79,18 @@ class Link:
         self._last_logged: tuple[str, float] = ("", 0.0)
 
     @property
+    def is_cluster(self) -> bool | None:
+        """Whether the server is a Redis Cluster; None until known (the caller may force it)."""
+        return self.caps.cluster if self.caps is not None else self.options.cluster
+
+    @property
     def scripts(self) -> bool:
-        """Lua is used on a single server whose scripts are loaded (see scripts.py)."""
-        return self.scripts_loaded and not self.is_cluster
+        """Lua is used where the server allows it and the scripts are loaded (scripts.py)."""
+        return self.scripts_loaded and self.caps is not None and self.caps.scripts
+
+    @property
+    def expire_nx_gt(self) -> bool:
+        return self.caps is not None and self.caps.expire_nx_gt
 
     async def run(self, what: str, op: Callable[[redis.asyncio.Redis], Awaitable[T]]) -> T:
         """``op(client)``'s result, or FAILED (logged) when Redis is unavailable or errs."""
@@ -183,7 +192,13 @@ class Link:
                 raise _Skipped
             self._probes += 1
             if self.client is None:
-                self.client = await self._make_client()
+                client, cluster = await self._make_client()
+                try:
+                    self.caps = await self._capabilities(client, cluster)
+                except BaseException:
+                    await client.aclose()
+                    raise
+                self.client = client
             elif not self.verified:
                 await self.client.ping()
             self.verified = True
@@ -192,16 +207,28 @@ class Link:
             return self.client
 
     def _want_scripts(self) -> bool:
-        return self.use_scripts and not self.is_cluster
+        return self.caps is not None and self.caps.scripts
 
-    async def _make_client(self) -> redis.asyncio.Redis:
-        """A new client whose first command (PING, or INFO cluster to detect a cluster) answered."""
-        cluster = self.is_cluster
+    async def _capabilities(self, client: redis.asyncio.Redis, cluster: bool) -> Capabilities:
+        scripts = self.use_scripts and not cluster
+        if scripts:
+            scripts = await self._load_scripts(client)
+        try:
+            await client.execute_command("EXPIRE", PROBE_KEY, 1, "NX")
+            expire_options = True
+        except rex.ResponseError:  # "ERR Unsupported option NX" before Redis 7.0 (or refused)
+            expire_options = False
+        return Capabilities(cluster=cluster, scripts=scripts, expire_nx_gt=expire_options)
+
+    async def _make_client(self) -> tuple[redis.asyncio.Redis, bool]:
+        """A new client whose first command (PING, or INFO cluster to detect a cluster) answered,
+        and whether the server is a cluster."""
+        cluster = self.options.cluster
         client = async_client(dataclasses.replace(self.options, cluster=bool(cluster)), self.pool_size)
         try:
             if cluster is not None:
                 await client.ping()
-                return client
+                return client, cluster
             found = await detect_cluster_async(client)
             if found is None:
                 log.warning(
@@ -213,9 +240,8 @@ class Link:
         except BaseException:
             await client.aclose()
             raise
-        self.is_cluster = enabled
         if not enabled:
-            return client
+            return client, False
         await client.aclose()
         routed = async_client(dataclasses.replace(self.options, cluster=True), self.pool_size)
         try:  # the slot map now: the invalidation helpers need the list of primaries
@@ -223,9 +249,10 @@ class Link:
         except BaseException:
             await routed.aclose()
             raise
-        return routed
+        return routed, True
 
-    async def _load_scripts(self, client: redis.asyncio.Redis) -> None:
+    async def _load_scripts(self, client: redis.asyncio.Redis) -> bool:
+        """Load the scripts; False (logged) when the server refuses them."""
         pipe = client.pipeline(transaction=False)
         for script in SCRIPTS:
             pipe.execute_command("SCRIPT", "LOAD", script.source)
@@ -235,12 +262,12 @@ class Link:
                 log.warning(
                     "Lua scripts unavailable (%s): plain pipelines instead", self.describe_error(reply)
                 )
-                self.use_scripts = False
-                return
+                return False
             sha = reply.decode() if isinstance(reply, bytes) else str(reply)
             if sha != script.sha:  # pragma: no cover - a server that hashes differently
                 raise rex.ResponseError(f"SCRIPT LOAD returned {sha} for the {script.name} script")
         self.scripts_loaded = True
+        return True
 
     def describe_error(self, exc: BaseException) -> str:
         """One redacted line about ``exc``, with a hint."""

@@ -209,16 +209,13 @@ def cached(
                 if service is not None:
                     service.stats.bypassed += 1
                 return await func(*args, **kwargs)
-            offline = False
-            if service.key_form_pending:
-                offline = not await service.connect()  # the key's form depends on cluster mode
             try:
                 key, info, arguments = keys.key_of(service, args, kwargs)
             except (TypeError, ValueError) as exc:
                 log.warning("%s: cannot build a cache key (%s); calling uncached", keys.name, exc)
                 service.stats.errors += 1
                 return await func(*args, **kwargs)
-            spec = CallSpec(key, info, arguments, ttl, model, keys.name, cache_refresh, offline)
+            spec = CallSpec(key, info, arguments, ttl, model, keys.name, cache_refresh)
             return await service.call(spec, lambda: func(*args, **kwargs))
 
         def cache_key(*args: Any, **kwargs: Any) -> str:

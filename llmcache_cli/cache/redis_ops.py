@@ -94,7 +94,7 @@ class RedisOps:
         replies = await self.send("lock", commands, [], pending)
         if replies is FAILED:
             return MISS_FAILED, "none"
-        taken, raw = replies
+        taken, raw = replies  # in the order sent: the lock, then the entry
         if isinstance(taken, Exception):
             self.link.log_failure(f"lock {key}", taken)
             lock = "none"
@@ -119,12 +119,15 @@ class RedisOps:
         return "script" if self.link.scripts else "ttl"
 
     @staticmethod
-    def _index_commands(mode: str, index: str, ttl: int) -> list[Command]:
+    def _index_commands(mode: str, index: str, ttl: int) -> dict[str, Command]:
         if mode == "nx-gt":
-            return [("EXPIRE", index, ttl, "NX"), ("EXPIRE", index, ttl, "GT")]
+            return {
+                "index-ttl": ("EXPIRE", index, ttl, "NX"),
+                "index-ttl-raise": ("EXPIRE", index, ttl, "GT"),
+            }
         if mode == "script":
-            return [("EVALSHA", EXTEND_SCRIPT.sha, 1, index, ttl)]
-        return [("TTL", index)]
+            return {"index-ttl": ("EVALSHA", EXTEND_SCRIPT.sha, 1, index, ttl)}
+        return {"index-ttl": ("TTL", index)}
 
     async def store(
         self,
@@ -137,39 +140,37 @@ class RedisOps:
         lock_token: str | None = None,
     ) -> bool:
         index = symbol_index_key(info.symbol, info.entity or "stock") if info.symbol else None
-        mode = [""]
+        named: dict[str, Command] = {}
+        mode = self._index_mode()
 
         def build() -> list[Command]:
-            commands: list[Command] = [("SET", key, payload, "EX", ttl)]
+            named.clear()
+            named["set"] = ("SET", key, payload, "EX", ttl)
             if index:
-                mode[0] = self._index_mode()
-                commands += [("SADD", index, key), *self._index_commands(mode[0], index, ttl)]
-                commands.append(("SCARD", index))
+                named["index-add"] = ("SADD", index, key)
+                named.update(self._index_commands(mode, index, ttl))
+                named["index-size"] = ("SCARD", index)
             if lock_token:
-                commands.append(self._release_command(key, lock_token))
-            return commands
+                named["unlock"] = self._release_command(key, lock_token)
+            return list(named.values())
 
         replies = await self.send("set", build, deltas, pending)
         if replies is FAILED:
             return False
-        if isinstance(replies[0], Exception):
-            self.link.log_failure(f"set {key}", replies[0])
+        reply = dict(zip(named, replies, strict=True))
+        if isinstance(reply["set"], Exception):
+            self.link.log_failure(f"set {key}", reply["set"])
             return False
         if index:
-            await self._fix_index_ttl(index, ttl, mode[0], replies[2:-2] if lock_token else replies[2:-1])
-            cardinality = replies[-2] if lock_token else replies[-1]
-            if isinstance(cardinality, int) and cardinality > INDEX_PRUNE_AT:
+            ttl_replies = [reply[name] for name in ("index-ttl", "index-ttl-raise") if name in reply]
+            await self._fix_index_ttl(index, ttl, mode, ttl_replies)
+            if isinstance(reply["index-size"], int) and reply["index-size"] > INDEX_PRUNE_AT:
                 self.prune_wanted.add(index)
         return True
 
     async def _fix_index_ttl(self, index: str, ttl: int, mode: str, replies: list[Any]) -> None:
-        if mode == "nx-gt" and any(isinstance(r, rex.ResponseError) for r in replies):
-            log.info("this Redis has no EXPIRE NX/GT (before 7.0): index TTLs use a fallback")
-            self.link.expire_nx_gt = False
-            mode = self._index_mode()
-            if mode == "script":
-                await self.simple("index-ttl", ("EVALSHA", EXTEND_SCRIPT.sha, 1, index, ttl))
-                return
+        if mode != "ttl" and any(isinstance(r, rex.ResponseError) for r in replies):
+            self.link.log_failure(f"index-ttl {index}", next(r for r in replies if isinstance(r, Exception)))
             mode, replies = "ttl", [await self.simple("index-ttl", ("TTL", index))]
         left = replies[0] if mode == "ttl" and replies else None
         if isinstance(left, int) and (left == -1 or 0 <= left < ttl):

@@ -192,26 +192,17 @@ class CacheService:
         """Make sure the client exists (detects a cluster); False if Redis is unavailable."""
         return await self._link.run("connect", _noop) is not FAILED
 
-    @property
-    def key_form_pending(self) -> bool:
-        """Whether the form of a symbol's key waits on a connection: ``hash_tag = "auto"`` and
-        the cluster mode not known yet (``connect`` finds it out)."""
-        return self._link.is_cluster is None and self.settings.hash_tag == "auto"
-
     def hash_tags(self) -> bool:
-        """Whether keys wrap the symbol in a cluster hash tag (``settings.hash_tag``)."""
-        mode = self.settings.hash_tag
-        return mode == "always" or (mode == "auto" and bool(self._link.is_cluster))
+        """Whether keys wrap the symbol in a cluster hash tag: ``[keys] hash_tag = "always"``.
+        Configuration alone decides, so a key never depends on the server it is sent to."""
+        return self.settings.hash_tag == "always"
 
     async def symbol_key(
         self, namespace: str, symbol: str, *qualifiers: str, entity: str | None = None
     ) -> str:
-        """A key of the schema for ``symbol``, e.g. ``analysis:stock:{AAPL}:v1``: the symbol is a
-        hash tag when ``hash_tags()`` says so (in a cluster, by default), so that a symbol's
-        entries, its index and its locks share one slot. Connects first to find out, if needed;
-        if Redis cannot be reached the key has the plain form."""
-        if self.key_form_pending:
-            await self.connect()
+        """A key of the schema for ``symbol``, e.g. ``analysis:stock:AAPL:v1``, or with
+        ``hash_tag = "always"`` ``analysis:stock:{AAPL}:v1``, so that in a Redis Cluster a symbol's
+        entries, its index and its locks share one slot."""
         return build_key(
             namespace, entity or self.stock_entity, symbol, *qualifiers, hash_tag=self.hash_tags()
         )

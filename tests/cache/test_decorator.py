@@ -345,9 +345,10 @@ def test_silent_server_costs_few_timeouts(silent_port: int, settings: Settings) 
     started = time.monotonic()
     results, cache = run(go())
     assert results == [2 * n for n in range(20)]
-    # The 10 concurrent calls queue behind one probe; the breaker opens after the third timeout.
+    # The 10 concurrent calls share one lookup; the breaker opens after the third timeout, and
+    # every later lookup (at least 7 of the 10 one-by-one calls) is refused at once.
     assert cache.breaker.stats.timeouts <= 3
-    assert cache.breaker.stats.rejected >= 17
+    assert cache.breaker.stats.rejected >= 7
     assert cache.stats.errors == 20
     assert time.monotonic() - started < 30  # no hang (3 timeouts of 0.2 s need far less)
 

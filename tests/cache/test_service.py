@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import json
 import logging
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,7 +17,7 @@ from llmcache_cli import CacheService
 from llmcache_cli.config import Settings
 from llmcache_cli.keys import STATS_FIELDS, lock_key, stats_key, symbol_index_key
 from tests.cache.conftest import run
-from tests.support.servers import free_port
+from tests.support.servers import RedisServer, free_port
 
 pytestmark = pytest.mark.redis
 
@@ -201,7 +203,9 @@ def test_symbol_index_outlives_its_longest_entry(
     async def go() -> None:
         async with CacheService(redis_url, settings=settings, use_scripts=mode != "ttl") as cache:
             await cache.connect()
-            cache._link.expire_nx_gt = mode == "nx-gt"
+            caps = cache._link.caps
+            assert caps is not None  # on a server without EXPIRE NX/GT, "nx-gt" tests the fallback
+            cache._link.caps = dataclasses.replace(caps, expire_nx_gt=mode == "nx-gt")
             await cache.set("earnings:stock:AAPL:v1", 1, ttl=5000)
             await cache.set("technical:stock:AAPL:v1", 2, ttl=100)  # must not shorten the index
             assert 4990 <= real_redis.ttl(index) <= 5000
@@ -342,7 +346,9 @@ def test_scripts_are_reloaded_after_script_flush(
     async def go() -> list[Any]:
         async with CacheService(redis_url, settings=settings) as cache:
             await cache.connect()
-            cache._link.expire_nx_gt = False  # the index TTL goes through the EXTEND script
+            caps = cache._link.caps
+            assert caps is not None
+            cache._link.caps = dataclasses.replace(caps, expire_nx_gt=False)  # EXTEND script
             await cache.set("analysis:stock:AAPL:v1", {"a": 1}, ttl=60)
             real_redis.script_flush()
             await cache.set("technical:stock:AAPL:v1", {"b": 1}, ttl=600)  # NOSCRIPT: reload
@@ -355,3 +361,32 @@ def test_scripts_are_reloaded_after_script_flush(
 
     value, scripts, index_ttl = run(go())
     assert value == {"a": 1} and scripts and 5990 <= index_ttl <= 6000
+
+
+def test_unix_socket_password_and_database(tmp_path: Path, settings: Settings) -> None:
+    """The lookup connection logs in and selects the URL's database, over a unix socket too."""
+    sock = tmp_path / "redis.sock"
+    server = RedisServer(
+        tmp_path / "srv",
+        password="unix-s3cret",
+        extra_args=["--requirepass", "unix-s3cret", "--unixsocket", str(sock), "--unixsocketperm", "700"],
+    ).start()
+    try:
+
+        async def go() -> list[Any]:
+            url = f"unix://:unix-s3cret@{sock}?db=3"
+            async with CacheService(url, settings=settings) as cache:
+                assert await cache.set("analysis:stock:SOCK:v1", [1, 2], ttl=60)
+                return [await cache.get("analysis:stock:SOCK:v1"), cache.stats.hits]
+
+        assert run(go()) == [[1, 2], 1]
+
+        async def wrong_password() -> Any:
+            async with CacheService(f"unix://:wrong@{sock}?db=3", settings=settings) as cache:
+                return await cache.get("analysis:stock:SOCK:v1", "fail-open")
+
+        assert run(wrong_password()) == "fail-open"
+        admin = server.admin(db=3)
+        assert admin.exists("analysis:stock:SOCK:v1") and not server.admin().exists("analysis:stock:SOCK:v1")
+    finally:
+        server.stop()

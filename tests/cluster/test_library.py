@@ -10,7 +10,7 @@ import pytest
 import redis.cluster
 from redis.crc import key_slot
 
-from llmcache_cli import CacheService
+from llmcache_cli import CacheService, cached
 from llmcache_cli.config import Settings
 from llmcache_cli.errors import UsageError
 from llmcache_cli.keys import lock_key, parse_key, stats_key, symbol_index_key
@@ -20,6 +20,8 @@ from tests.support.cluster import RedisClusterProcs
 from tests.support.workers import finish, run_together, start
 
 pytestmark = pytest.mark.cluster
+
+TAGGED = replace(Settings(), hash_tag="always")  # what a cluster deployment configures
 
 
 def test_processes_with_different_hash_seeds_share_entries_through_the_cluster(
@@ -70,7 +72,7 @@ def test_fifty_concurrent_calls_one_llm_call_and_single_slot_counters(
     cluster_url: str, cluster: redis.cluster.RedisCluster, redis_cluster_procs: RedisClusterProcs
 ) -> None:
     seen = one_service_stampede(
-        lambda: CacheService(cluster_url, settings=Settings(), timeout=2.0, max_connections=5)
+        lambda: CacheService(cluster_url, settings=TAGGED, timeout=2.0, max_connections=5)
     )
     key = seen.key
     assert seen.calls == 1 and seen.answers == [{"symbol": "NVDA", "call": 1}] * 50
@@ -93,7 +95,7 @@ def test_separate_services_share_one_call_through_the_redis_lock(
 ) -> None:
     """No in-process sharing between services: only the lock in the cluster stops the stampede."""
     answers, calls = separate_services_stampede(
-        lambda: CacheService(cluster_url, settings=Settings(), timeout=2.0), services=5, calls_each=10
+        lambda: CacheService(cluster_url, settings=TAGGED, timeout=2.0), services=5, calls_each=10
     )
     assert answers == ["answer"] * 50
     assert calls == 1
@@ -107,7 +109,7 @@ def test_hash_tag_setting_and_invalidation_of_both_forms(
 ) -> None:
     async def go() -> Any:
         keys = []
-        for mode in ("auto", "never"):
+        for mode in ("always", "never"):
             settings = replace(Settings(), hash_tag=mode)
             async with CacheService(cluster_url, settings=settings, timeout=2.0) as cache:
                 key = await cache.symbol_key("analysis", "AAPL", "v1")
@@ -142,7 +144,7 @@ def test_purge_version_and_delete_on_the_cluster(
 ) -> None:
     async def go() -> Any:
         async with CacheService(
-            cluster_url, settings=replace(Settings(), cache_version="v2"), timeout=2.0
+            cluster_url, settings=replace(TAGGED, cache_version="v2"), timeout=2.0
         ) as cache:
             for symbol in ("AAPL", "MSFT", "TSLA", "NVDA"):
                 assert await cache.set(await cache.symbol_key("analysis", symbol, "v1"), 1, ttl=300)
@@ -199,3 +201,22 @@ def test_near_cache_tracks_every_primary(
             return [await cache.get(key) for key in keys.values()]
 
     assert run(go()) == ["changed"] * len(ports)
+
+
+def test_a_key_is_the_same_before_and_after_connecting(cluster_url: str) -> None:
+    async def go() -> list[str]:
+        keys = []
+        for settings in (Settings(), TAGGED):
+            async with CacheService(cluster_url, settings=settings, timeout=2.0) as cache:
+
+                @cached(ttl=60, key_prefix="analysis", cache=cache)
+                async def analyze(symbol: str) -> str:
+                    return symbol
+
+                before = analyze.cache_key("AAPL")  # type: ignore[attr-defined]
+                await analyze("AAPL")
+                assert cache.is_cluster and analyze.cache_key("AAPL") == before  # type: ignore[attr-defined]
+                keys.append(before)
+        return keys
+
+    assert run(go()) == ["analysis:stock:AAPL:v1", "analysis:stock:{AAPL}:v1"]

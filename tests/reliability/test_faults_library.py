@@ -101,16 +101,19 @@ def test_server_restarted_under_a_running_service(servers: Servers, caplog: pyte
 
 
 def test_server_killed_during_concurrent_calls(servers: Servers) -> None:
-    """SIGKILL the server while 200 coroutines are calling: every call still returns its
-    answer, no exception reaches the caller, and the breaker bounds the wait."""
+    """SIGKILL the server while 200 coroutines are calling (their lookups spread over many
+    event-loop turns, so over many pipelined batches): every call still returns its answer, no
+    exception reaches the caller, and the breaker bounds the wait."""
     server = servers.start()
 
     async def go() -> tuple[list[dict[str, Any]], CacheService, float]:
         cache = service(server.url, timeout=0.5, failure_threshold=3, reset_timeout=60)
         bot = Analyst(cache)
         killed = asyncio.Event()
+        await bot.analyze("S0")  # connected, one entry stored
 
         async def caller(i: int) -> dict[str, Any]:
+            await asyncio.sleep(i * 0.001)
             if i == 100:
                 assert server.process is not None
                 server.process.kill()

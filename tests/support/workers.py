@@ -28,7 +28,8 @@ WORKER = textwrap.dedent(
     admin_class = redis.cluster.RedisCluster if sys.argv[4] == "cluster" else redis.Redis
 
     async def main():
-        async with CacheService(settings=Settings(), timeout=2.0) as cache:
+        settings = Settings(hash_tag="always" if sys.argv[4] == "cluster" else "never")
+        async with CacheService(settings=settings, timeout=2.0) as cache:
             @cached(ttl=300, key_prefix="analysis", cache=cache)
             async def analyze(symbol, data):
                 admin.incr("test:llm-calls")
