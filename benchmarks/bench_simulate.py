@@ -67,7 +67,7 @@ def one_year(strategy: str, days: int) -> dict[str, Any]:
 
 def replay(path: str, policy: str) -> dict[str, Any]:
     from llmcache_cli.config import Settings
-    from llmcache_cli.simulation.trace import replay_file
+    from llmcache_cli.simulation.replay import replay_file
 
     started = time.perf_counter()
     settings = Settings()
@@ -85,7 +85,7 @@ def replay(path: str, policy: str) -> dict[str, Any]:
 
 def engines() -> dict[str, Any]:
     from llmcache_cli.config import Settings
-    from llmcache_cli.simulation.context import build_context
+    from llmcache_cli.simulation.prepare import build_context
     from llmcache_cli.simulation.run import run_engine
     from llmcache_cli.simulation.scenario import Scenario, generated_symbols
 

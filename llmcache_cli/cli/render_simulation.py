@@ -18,7 +18,7 @@ from rich.text import Text
 from llmcache_cli.cli.output import human_pct, human_rate
 from llmcache_cli.durations import format_duration
 from llmcache_cli.simulation.inputs import PRICE_MOVE
-from llmcache_cli.simulation.results import DayFigures, Figures, Projection, SeriesPoint, SimulationResult
+from llmcache_cli.simulation.summary import DayFigures, Figures, Projection, SeriesPoint, SimulationResult
 
 if TYPE_CHECKING:
     from llmcache_cli.simulation.compare import Comparison

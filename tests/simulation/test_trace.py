@@ -14,12 +14,12 @@ import pytest
 from llmcache_cli.cache.trace import TraceRecord
 from llmcache_cli.errors import UsageError
 from llmcache_cli.market import NY, MarketCalendar
-from llmcache_cli.policy import make_policy
+from llmcache_cli.policy import TTLPolicy, make_policy
 from llmcache_cli.simulation import trace_layout, trace_parse
-from llmcache_cli.simulation.trace import replay, replay_file, request_costs
+from llmcache_cli.simulation.reference_engine import Cache, Request
+from llmcache_cli.simulation.replay import replay, replay_file, request_costs
 from llmcache_cli.simulation.trace_lines import parse_line
 from llmcache_cli.simulation.trace_parse import read_columns
-from llmcache_cli.simulation.trace_reference import replay_reference
 from tests.simulation.helpers import SETTINGS
 
 START = dt.datetime(2025, 6, 2, 13, 30, tzinfo=dt.timezone.utc)  # Monday 9:30 New York
@@ -84,6 +84,21 @@ def random_trace(path: Path, seed: int, lines: int = 1500, sorted_times: bool = 
             out.append(rec.to_json())
     path.write_text("\n".join(out) + rnd.choice(("\n", "")), encoding="utf-8")
     return out
+
+
+def replay_reference(
+    lines: list, policy: TTLPolicy, latency_ms: int  # type: ignore[type-arg]
+) -> tuple[list[bool], dict[str, tuple[int, int, int]]]:
+    """The reference engine over the trace: which requests miss (in file order), and the store
+    at the end: key -> (line index of the answer, written_ms, expires_ms). Requests are taken in
+    time order, ties in file order."""
+    cache = Cache(policy, latency_ms)
+    miss = [False] * len(lines)
+    for i in sorted(range(len(lines)), key=lambda i: (lines[i].t_ms, i)):
+        line = lines[i]
+        miss[i] = cache.serve(Request(line.t_ms, line.key, line.data_type, line.symbol, tag=i)).miss
+    cache.land()
+    return miss, {key: (e.request.tag, e.written_ms, e.expires_ms) for key, e in cache.store.items()}
 
 
 def slow_lines(text: list[str]) -> list:  # type: ignore[type-arg]
