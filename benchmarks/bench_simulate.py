@@ -9,7 +9,9 @@
 - the default scenario end to end: ``llmcache simulate`` as a whole process, ``--repeat`` runs,
   against "well under a second" and against ``llmcache policy --json`` (the same start-up:
   Python, the CLI's imports, the market calendar; no simulation);
-- the fast engine against the reference engine on the same mid-size workload (the ratio).
+- the fast engine against the reference engine on the same mid-size workload (the ratio);
+- the trace-reader decision: the whole replay with the package's numpy reader against polars,
+  pyarrow (the ``bench`` extra) and plain ``json`` (``benchmarks/trace_readers.py``).
 
 Results go to stdout and .bench/bench_simulate.json.
 
@@ -65,19 +67,30 @@ def one_year(strategy: str, days: int) -> dict[str, Any]:
     }
 
 
-def replay(path: str, policy: str) -> dict[str, Any]:
+def replay(path: str, policy: str, reader: str = "numpy") -> dict[str, Any]:
+    """One whole replay (parse and simulate) of ``path``; ``reader``: ``numpy`` (the package's
+    ``trace_parse``) or one of ``trace_readers.READERS`` in its place."""
     from llmcache_cli.config import Settings
+    from llmcache_cli.simulation import replay as replay_module
     from llmcache_cli.simulation.replay import replay_file
 
     started = time.perf_counter()
+    if reader != "numpy":
+        from benchmarks.trace_readers import READERS
+
+        replay_module.read_columns = READERS[reader]  # type: ignore[assignment]
     settings = Settings()
     result = replay_file(
         path, settings, policy=policy, flat_ttl_seconds=None, llm_latency_ms=500, cache_latency_ms=5
     )
     seconds = time.perf_counter() - started
+    cpu = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
     return {
         "requests": result.totals.requests,
+        "misses": result.totals.misses,
         "seconds": seconds,
+        "cpu_seconds": cpu.ru_utime + cpu.ru_stime + children.ru_utime + children.ru_stime,
         "fast_parsed": result.parameters["fast_parsed_lines"],
         "peak_rss_mb": _peak_rss_mb(),
     }
@@ -99,6 +112,39 @@ def engines() -> dict[str, Any]:
         tally, _ = run_engine(ctx, engine)
         out[engine] = {"requests": int(tally.requests.sum()), "seconds": time.perf_counter() - started}
     return out
+
+
+READER_MARGIN = 1.10  # a library reader replaces trace_parse if it replays within 10% of it
+
+
+def reader_decision(trace: str, lines: int, quick: bool, report: dict[str, Any], row: Any) -> None:
+    """The trace-reader decision: the whole replay (parse and simulate, flat policy) with the
+    package's numpy reader (``trace_parse``) against polars, pyarrow and plain ``json``
+    (``trace_readers``), best of 3 (plain json: 1), wall clock and CPU (children included)."""
+    import importlib.util
+
+    best: dict[str, dict[str, Any]] = {}
+    for reader in ("numpy", "polars", "pyarrow", "json"):
+        if reader in ("polars", "pyarrow") and importlib.util.find_spec(reader) is None:
+            row(f"  trace reader {reader}", "not installed", "", "pip install -e '.[bench]'")
+            continue
+        runs = [child("replay", trace, "flat", reader) for _ in range(1 if reader == "json" or quick else 3)]
+        report[f"reader_{reader}"] = runs
+        best[reader] = min(runs, key=lambda r: r["seconds"])
+    base = best["numpy"]
+    for reader, got in best.items():
+        ratio = got["seconds"] / base["seconds"]
+        agrees = "" if got["misses"] == base["misses"] else " (MISSES DIFFER)"
+        measured = f"{got['seconds']:.2f} s wall, {got['cpu_seconds']:.2f} s CPU"
+        row(f"  trace reader {reader}, whole replay{agrees}", measured, "", f"{ratio:.2f}x the numpy reader")
+    within = [
+        r
+        for r in ("polars", "pyarrow")
+        if r in best and best[r]["seconds"] <= READER_MARGIN * base["seconds"]
+    ]
+    report["reader_within_10pct"] = within
+    verdict = ", ".join(within) + " within 10%" if within else "neither polars nor pyarrow within 10%"
+    row(f"  trace-reader decision ({lines:,} lines, best wall)", verdict)
 
 
 def write_trace(path: Path, lines: int) -> None:
@@ -170,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         kind, *rest = args.child
         found = {
             "year": lambda: one_year(rest[0], int(rest[1])),
-            "replay": lambda: replay(rest[0], rest[1]),
+            "replay": lambda: replay(*rest),
             "engines": engines,
         }
         print(json.dumps(found[kind]()))
@@ -217,6 +263,7 @@ def main(argv: list[str] | None = None) -> int:
             "  'llmcache simulate --trace', whole process",
             f"{best_cli:.2f} s, {lines / best_cli / 1e3:.0f} k req/s",
         )
+        reader_decision(str(trace), lines, args.quick, report, row)
     default = wall([LLMCACHE, "simulate"], args.repeat)
     default_json = wall([LLMCACHE, "simulate", "--json"], args.repeat)
     baseline = wall([LLMCACHE, "policy", "--json", "--at", "2025-06-02T10:00"], args.repeat)
