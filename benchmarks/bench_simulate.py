@@ -120,23 +120,30 @@ READER_MARGIN = 1.10  # a library reader replaces trace_parse if it replays with
 def reader_decision(trace: str, lines: int, quick: bool, report: dict[str, Any], row: Any) -> None:
     """The trace-reader decision: the whole replay (parse and simulate, flat policy) with the
     package's numpy reader (``trace_parse``) against polars, pyarrow and plain ``json``
-    (``trace_readers``), best of 3 (plain json: 1), wall clock and CPU (children included)."""
+    (``trace_readers``). The three fast ones take turns, 5 rounds (2 with --quick), so that a
+    busy machine weighs on each alike; plain json runs once. Best wall clock, and the CPU of that
+    run (the numpy reader's second process included)."""
     import importlib.util
 
-    best: dict[str, dict[str, Any]] = {}
-    for reader in ("numpy", "polars", "pyarrow", "json"):
-        if reader in ("polars", "pyarrow") and importlib.util.find_spec(reader) is None:
-            row(f"  trace reader {reader}", "not installed", "", "pip install -e '.[bench]'")
-            continue
-        runs = [child("replay", trace, "flat", reader) for _ in range(1 if reader == "json" or quick else 3)]
-        report[f"reader_{reader}"] = runs
-        best[reader] = min(runs, key=lambda r: r["seconds"])
+    readers = ["numpy"]
+    for name in ("polars", "pyarrow"):
+        if importlib.util.find_spec(name) is None:
+            row(f"  trace reader {name}", "not installed", "", "pip install -e '.[bench]'")
+        else:
+            readers.append(name)
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in [*readers, "json"]}
+    for _ in range(2 if quick else 5):
+        for name in readers:
+            runs[name].append(child("replay", trace, "flat", name))
+    runs["json"].append(child("replay", trace, "flat", "json"))
+    report["readers"] = runs
+    best = {name: min(got, key=lambda r: r["seconds"]) for name, got in runs.items()}
     base = best["numpy"]
-    for reader, got in best.items():
+    for name, got in best.items():
         ratio = got["seconds"] / base["seconds"]
         agrees = "" if got["misses"] == base["misses"] else " (MISSES DIFFER)"
         measured = f"{got['seconds']:.2f} s wall, {got['cpu_seconds']:.2f} s CPU"
-        row(f"  trace reader {reader}, whole replay{agrees}", measured, "", f"{ratio:.2f}x the numpy reader")
+        row(f"  trace reader {name}, whole replay{agrees}", measured, "", f"{ratio:.2f}x the numpy reader")
     within = [
         r
         for r in ("polars", "pyarrow")

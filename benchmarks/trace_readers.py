@@ -158,15 +158,20 @@ def _polars(path: str, want_tokens: bool) -> Columns:
     }
     if want_tokens:
         schema.update(dict.fromkeys(TOKENS, pl.Int64))
-    frame = pl.scan_ndjson(path, schema=schema).select(list(schema)).collect()
+    stamp = pl.col("ts").str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%:z", time_unit="us", strict=False)
+    frame = (
+        pl.scan_ndjson(path, schema=schema)
+        .with_columns(t_us=stamp.dt.epoch("us"), code=pl.col("key").cast(pl.Categorical).to_physical())
+        .collect()
+    )
     for name in ("ts", "key", "hit", "cost_usd"):
         if frame.get_column(name).null_count():
             raise Unsure
+    t_column = frame.get_column("t_us")
+    t_valid = t_column.is_not_null().to_numpy()
+    t_us = t_column.fill_null(0).to_numpy().astype(np.int64)
+    codes = frame.get_column("code").to_numpy().astype(np.int64)
     ts = frame.get_column("ts")
-    parsed = ts.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%:z", time_unit="us", strict=False)
-    t_valid = parsed.is_not_null().to_numpy()
-    t_us = parsed.dt.epoch("us").fill_null(0).to_numpy().astype(np.int64)
-    codes = frame.get_column("key").cast(pl.Categorical).to_physical().to_numpy().astype(np.int64)
 
     def first_rows(rows: np.ndarray) -> tuple[list[str], list[str | None], list[str | None]]:
         sub = frame[rows.tolist()]
