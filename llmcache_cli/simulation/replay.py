@@ -12,7 +12,7 @@ A trace carries no inputs, so stale hits are unknown (null).
 from __future__ import annotations
 
 import datetime as dt
-import json
+import math
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -27,7 +27,7 @@ from llmcache_cli.simulation.miss_chains import LONGEST_SPAN_MS, miss_chains
 from llmcache_cli.simulation.scenario import MAX_LLM_LATENCY_MS, CostModel
 from llmcache_cli.simulation.summary import SimulationResult, figures, summarise
 from llmcache_cli.simulation.tally import EndEntry, Tally
-from llmcache_cli.simulation.trace_parse import Columns, read_columns
+from llmcache_cli.simulation.trace_columns import Columns, read_columns
 from llmcache_cli.simulation.workload import epoch_ms, from_epoch_ms
 
 HOUR_MS = 3_600_000
@@ -48,7 +48,7 @@ def replay_file(
     if not 0 <= llm_latency_ms <= MAX_LLM_LATENCY_MS or not cache_latency_ms >= 0:
         raise UsageError("--llm-latency-ms and --cache-latency-ms must be >= 0")
     try:
-        columns = read_columns(path, path, want_tokens=cost is not None and cost.model is not None)
+        columns = read_columns(path, path)
     except OSError as exc:
         raise UsageError(f"cannot read trace {path}: {exc.strerror}") from None
     if columns.size == 0:
@@ -58,7 +58,7 @@ def replay_file(
     costs = request_costs(columns, settings, cost)
     replayed = replay(columns, ttl_policy, calendar, llm_latency_ms, costs)
     tally = replayed.tally
-    tally.live = _live_entries(path, columns, replayed, costs, llm_latency_ms)
+    tally.live = _live_entries(columns, replayed, costs, llm_latency_ms)
     recorded_miss = ~columns.hit
     recorded = figures(
         columns.size,
@@ -72,7 +72,7 @@ def replay_file(
     params: dict[str, Any] = {
         "trace": path,
         "lines": columns.size,
-        "fast_parsed_lines": columns.fast_lines,
+        "reader": columns.reader,
         "keys": len(columns.keys),
         "first_request": from_epoch_ms(int(columns.t_ms.min())).astimezone(NY).isoformat(),
         "last_request": from_epoch_ms(int(columns.t_ms.max())).astimezone(NY).isoformat(),
@@ -213,9 +213,7 @@ def _tally(columns: Columns, miss: np.ndarray, costs: np.ndarray) -> Tally:
     return tally
 
 
-def _live_entries(
-    path: str, columns: Columns, replayed: Replayed, costs: np.ndarray, latency_ms: int
-) -> list[EndEntry]:
+def _live_entries(columns: Columns, replayed: Replayed, costs: np.ndarray, latency_ms: int) -> list[EndEntry]:
     """The last answer written for each key, if still live at the end (after the last request)."""
     order, miss_sorted, expiry = replayed.order, replayed.miss_sorted, replayed.expiry
     positions = np.flatnonzero(miss_sorted)
@@ -223,26 +221,26 @@ def _live_entries(
     last = positions[np.append(keys_at[1:] != keys_at[:-1], True)]
     lines = order[last]
     lines = lines[expiry[lines] >= replayed.tally.end_ms]
+
+    def tokens(value: float) -> int | None:
+        return None if math.isnan(value) else int(value)
+
     out = []
-    with open(path, "rb") as handle:
-        for i in lines.tolist():
-            handle.seek(int(columns.offset[i]))
-            record = json.loads(handle.readline())
-            k = int(columns.key_id[i])
-            written = int(columns.t_ms[i]) + latency_ms
-            out.append(
-                EndEntry(
-                    key=columns.keys[k],
-                    data_type=columns.key_type[k],
-                    symbol=columns.key_symbol[k],
-                    written_ms=written,
-                    expires_ms=int(expiry[i]),
-                    inputs=None,
-                    cost_usd=float(costs[i]),
-                    latency_ms=float(columns.latency_ms[i]),
-                    model=record.get("model"),
-                    input_tokens=record.get("input_tokens"),
-                    output_tokens=record.get("output_tokens"),
-                )
+    for i in lines.tolist():
+        k = int(columns.key_id[i])
+        out.append(
+            EndEntry(
+                key=columns.keys[k],
+                data_type=columns.key_type[k],
+                symbol=columns.key_symbol[k],
+                written_ms=int(columns.t_ms[i]) + latency_ms,
+                expires_ms=int(expiry[i]),
+                inputs=None,
+                cost_usd=float(costs[i]),
+                latency_ms=float(columns.latency_ms[i]),
+                model=columns.model[i],
+                input_tokens=tokens(float(columns.input_tokens[i])),
+                output_tokens=tokens(float(columns.output_tokens[i])),
             )
+        )
     return out
