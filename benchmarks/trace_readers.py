@@ -5,9 +5,9 @@ decision): pyarrow, and the hand-written numpy reader the package had before pol
   ``trace_columns.read_columns`` gives it. A lower bound: it has none of the polars reader's
   checks (a doubt sends the file to the plain reader, as there).
 - The numpy reader (``trace_parse``, ``trace_layout``, ``trace_bytes``, 980 lines) lives in the
-  git history: ``numpy_tree`` extracts the whole package as it was at ``NUMPY_READER_COMMIT``,
-  so that the bench replays with it in a child process. Without the history (a shallow clone)
-  that row is left out.
+  git history: ``numpy_tree`` extracts the whole package as it was just before the commit that
+  deleted ``trace_parse.py``, so that the bench replays with it in a child process. Without the
+  history (a shallow clone) that row is left out.
 """
 
 from __future__ import annotations
