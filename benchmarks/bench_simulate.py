@@ -9,7 +9,10 @@
 - the default scenario end to end: ``llmcache simulate`` as a whole process, ``--repeat`` runs,
   against "well under a second" and against ``llmcache policy --json`` (the same start-up:
   Python, the CLI's imports, the market calendar; no simulation);
-- the fast engine against the reference engine on the same mid-size workload (the ratio).
+- the fast engine against the reference engine on the same mid-size workload (the ratio);
+- the trace-reader decision: the whole replay with the package's polars reader against the
+  numpy reader it replaced, pyarrow (the ``bench`` extra) and the plain ``json`` reader
+  (``benchmarks/trace_readers.py``).
 
 Results go to stdout and .bench/bench_simulate.json.
 
@@ -21,6 +24,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -65,27 +69,41 @@ def one_year(strategy: str, days: int) -> dict[str, Any]:
     }
 
 
-def replay(path: str, policy: str) -> dict[str, Any]:
+def replay(path: str, policy: str, reader: str = "polars") -> dict[str, Any]:
+    """One whole replay (parse and simulate) of ``path``; ``reader``: the package's ``polars``
+    or ``json``, or ``pyarrow`` (``trace_readers``) in its place."""
     from llmcache_cli.config import Settings
-    from llmcache_cli.simulation.trace import replay_file
+    from llmcache_cli.simulation import replay as replay_module
+    from llmcache_cli.simulation import trace_columns
+    from llmcache_cli.simulation.replay import replay_file
 
     started = time.perf_counter()
+    if reader == "pyarrow":
+        from benchmarks.trace_readers import pyarrow_columns
+
+        replay_module.read_columns = pyarrow_columns  # type: ignore[assignment]
+    else:
+        trace_columns.PREFERRED = reader
     settings = Settings()
     result = replay_file(
         path, settings, policy=policy, flat_ttl_seconds=None, llm_latency_ms=500, cache_latency_ms=5
     )
     seconds = time.perf_counter() - started
+    cpu = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
     return {
         "requests": result.totals.requests,
+        "misses": result.totals.misses,
         "seconds": seconds,
-        "fast_parsed": result.parameters["fast_parsed_lines"],
+        "cpu_seconds": cpu.ru_utime + cpu.ru_stime + children.ru_utime + children.ru_stime,
+        "reader": result.parameters["reader"],
         "peak_rss_mb": _peak_rss_mb(),
     }
 
 
 def engines() -> dict[str, Any]:
     from llmcache_cli.config import Settings
-    from llmcache_cli.simulation.context import build_context
+    from llmcache_cli.simulation.prepare import build_context
     from llmcache_cli.simulation.run import run_engine
     from llmcache_cli.simulation.scenario import Scenario, generated_symbols
 
@@ -99,6 +117,57 @@ def engines() -> dict[str, Any]:
         tally, _ = run_engine(ctx, engine)
         out[engine] = {"requests": int(tally.requests.sum()), "seconds": time.perf_counter() - started}
     return out
+
+
+READER_MARGIN = 1.10  # polars or pyarrow replaced the numpy reader: within 10% of it
+
+
+def reader_decision(trace: str, lines: int, quick: bool, report: dict[str, Any], row: Any) -> None:
+    """The trace-reader decision: the whole replay (parse and simulate, flat policy) with the
+    package's polars reader, the numpy reader it replaced (from the git history), pyarrow, and
+    the package's plain ``json`` reader. The first three take turns, 5 rounds (2 with --quick),
+    so that a busy machine weighs on each alike; plain json runs once. Best wall clock, and the
+    CPU of that run (the numpy reader's second process included)."""
+    import importlib.util
+
+    from benchmarks.trace_readers import numpy_tree
+
+    with tempfile.TemporaryDirectory(prefix="llmcache-bench-numpy-") as scratch:
+        tree = numpy_tree(scratch)
+        readers: dict[str, tuple[str, str | None]] = {"polars": ("polars", None)}
+        if tree is None:
+            row("  trace reader numpy (deleted)", "not measured", "", "needs the git history")
+        else:
+            readers["numpy"] = ("numpy", tree)
+        if importlib.util.find_spec("pyarrow") is None:
+            row("  trace reader pyarrow", "not installed", "", "pip install -e '.[bench]'")
+        else:
+            readers["pyarrow"] = ("pyarrow", None)
+        runs: dict[str, list[dict[str, Any]]] = {name: [] for name in [*readers, "json"]}
+        for _ in range(2 if quick else 5):
+            for name, (reader, where) in readers.items():
+                runs[name].append(child("replay", trace, "flat", reader, tree=where))
+        runs["json"].append(child("replay", trace, "flat", "json"))
+    report["readers"] = runs
+    best = {name: min(got, key=lambda r: r["seconds"]) for name, got in runs.items()}
+    base = best.get("numpy", best["polars"])
+    against = "the numpy reader" if "numpy" in best else "polars"
+    for name, got in best.items():
+        ratio = got["seconds"] / base["seconds"]
+        agrees = "" if got["misses"] == base["misses"] else " (MISSES DIFFER)"
+        if got.get("reader", name) != name:
+            agrees += f" (read by {got['reader']})"
+        measured = f"{got['seconds']:.2f} s wall, {got['cpu_seconds']:.2f} s CPU"
+        row(f"  trace reader {name}, whole replay{agrees}", measured, "", f"{ratio:.2f}x {against}")
+    if "numpy" in best:
+        within = [
+            r
+            for r in ("polars", "pyarrow")
+            if r in best and best[r]["seconds"] <= READER_MARGIN * base["seconds"]
+        ]
+        report["reader_within_10pct"] = within
+        verdict = ", ".join(within) + " within 10%" if within else "neither polars nor pyarrow within 10%"
+        row(f"  trace-reader decision ({lines:,} lines, best wall)", verdict)
 
 
 def write_trace(path: Path, lines: int) -> None:
@@ -134,9 +203,11 @@ def write_trace(path: Path, lines: int) -> None:
             minute += 1
 
 
-def child(kind: str, *args: str) -> dict[str, Any]:
+def child(kind: str, *args: str, tree: str | None = None) -> dict[str, Any]:
+    """Run ``kind`` in a fresh process; ``tree``: with the package and benchmarks found there."""
     command = [sys.executable, "-m", "benchmarks.bench_simulate", "--child", kind, *args]
-    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    env = None if tree is None else {**os.environ, "PYTHONPATH": tree}
+    done = subprocess.run(command, capture_output=True, text=True, check=True, cwd=tree, env=env)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -170,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
         kind, *rest = args.child
         found = {
             "year": lambda: one_year(rest[0], int(rest[1])),
-            "replay": lambda: replay(rest[0], rest[1]),
+            "replay": lambda: replay(*rest),
             "engines": engines,
         }
         print(json.dumps(found[kind]()))
@@ -217,6 +288,7 @@ def main(argv: list[str] | None = None) -> int:
             "  'llmcache simulate --trace', whole process",
             f"{best_cli:.2f} s, {lines / best_cli / 1e3:.0f} k req/s",
         )
+        reader_decision(str(trace), lines, args.quick, report, row)
     default = wall([LLMCACHE, "simulate"], args.repeat)
     default_json = wall([LLMCACHE, "simulate", "--json"], args.repeat)
     baseline = wall([LLMCACHE, "policy", "--json", "--at", "2025-06-02T10:00"], args.repeat)

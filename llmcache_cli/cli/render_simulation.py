@@ -16,9 +16,8 @@ from rich.table import Table
 from rich.text import Text
 
 from llmcache_cli.cli.output import human_pct, human_rate
-from llmcache_cli.durations import format_duration
 from llmcache_cli.simulation.inputs import PRICE_MOVE
-from llmcache_cli.simulation.results import DayFigures, Figures, Projection, SeriesPoint, SimulationResult
+from llmcache_cli.simulation.summary import DayFigures, Figures, Projection, SeriesPoint, SimulationResult
 
 if TYPE_CHECKING:
     from llmcache_cli.simulation.compare import Comparison
@@ -30,17 +29,58 @@ _CHART_STYLE = {"█": "green", "░": "red", " ": ""}
 
 
 def _usd(value: float) -> str:
-    return f"${value:,.2f}" if abs(value) >= 1 or value == 0 else f"${value:,.4f}"
+    """Dollars: cents, or four decimals below $1; in thousands or millions from $100,000, so
+    that a figure fits its column."""
+    size = abs(value)
+    if size >= 1e8:
+        return f"${value / 1e6:,.0f}M"
+    if size >= 1e5:
+        return f"${value / 1e6:.2f}M" if size >= 1e6 else f"${value / 1e3:.1f}k"
+    return f"${value:,.2f}" if size >= 1 or value == 0 else f"${value:,.4f}"
+
+
+def _count(value: int) -> str:
+    """A count with thousands separators; in millions from 10,000,000 (the exact count is in
+    --json)."""
+    if value >= 10_000_000:
+        return f"{value / 1e6:,.1f}M" if value < 1e9 else f"{value / 1e6:,.0f}M"
+    return f"{value:,}"
+
+
+def _span(seconds: float) -> str:
+    """A duration in at most two units: ``45s``, ``10m 50s``, ``2h 29m``, ``9d 23h``."""
+    whole = round(seconds)
+    if whole < 60:
+        return f"{whole}s"
+    parts: list[str] = []
+    for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)):
+        count, whole = divmod(whole, size)
+        if count or parts:
+            parts.append(f"{count}{unit}")
+        if len(parts) == 2:
+            break
+    if parts[-1].startswith("0") and len(parts) == 2:
+        parts.pop()
+    return " ".join(parts)
 
 
 def _ms(value: float) -> str:
+    """A latency: milliseconds below 100 s, else at most two units (``10m 50s``)."""
     if value >= 100_000:
-        return f"{value / 1000:,.0f} s"
+        return _span(value / 1000)
     return f"{value:,.0f} ms"
 
 
-def _speedup(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.1f}x"
+def _speed(value: float | None) -> str:
+    """How the latency with the cache compares with the latency without it (``speedup``:
+    without / with): faster or slower, as a factor or, below 1.1x, a percentage."""
+    if value is None:
+        return "n/a"
+    if value == 1:
+        return "same latency"
+    word = "faster" if value > 1 else "slower"
+    ratio = value if value > 1 else 1 / value
+    return f"{ratio - 1:.1%} {word}" if ratio < 1.1 else f"{ratio:.1f}x {word}"
 
 
 def headline(result: SimulationResult, cache_setup: bool = True) -> Text:
@@ -52,7 +92,7 @@ def headline(result: SimulationResult, cache_setup: bool = True) -> Text:
         return Text(text)
     days = f"{p['days']} trading day" + ("s" if p["days"] != 1 else "")
     span = p["first_session"] if p["days"] == 1 else f"{p['first_session']} to {p['last_session']}"
-    ttl = f" (TTL {format_duration(p['flat_ttl_seconds'])})" if p["flat_ttl_seconds"] else ""
+    ttl = f" (TTL {_span(p['flat_ttl_seconds'])})" if p["flat_ttl_seconds"] else ""
     cost = (
         f"${p['cost_per_call_usd']:g} per call"
         if p["model"] is None
@@ -61,7 +101,7 @@ def headline(result: SimulationResult, cache_setup: bool = True) -> Text:
     setup = f"Policy {p['policy']}{ttl}, keys by {p['key_strategy']}, " if cache_setup else ""
     return Text(
         f"Simulated {days} ({span}): {p['symbols']} symbols x {len(p['data_types'])} data type(s) "
-        f"every {format_duration(p['interval_seconds'])} = {result.totals.requests:,} requests\n"
+        f"every {_span(p['interval_seconds'])} = {result.totals.requests:,} requests\n"
         f"{setup}{cost}, LLM {p['llm_latency_ms']} ms, cache {p['cache_latency_ms']:g} ms, "
         f"seed {p['seed']}" + (f" [{result.engine} engine]" if cache_setup else "")
     )
@@ -69,14 +109,14 @@ def headline(result: SimulationResult, cache_setup: bool = True) -> Text:
 
 def summary(f: Figures, monthly: Projection | None = None) -> Table:
     table = Table.grid(padding=(0, 2))
-    table.add_column(style="bold")
-    table.add_column(justify="right")
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(justify="right", no_wrap=True)
     table.add_column()
-    table.add_row("Hit rate", human_rate(f.hit_rate), f"{f.hits:,} hits, {f.misses:,} misses")
+    table.add_row("Hit rate", human_rate(f.hit_rate), f"{_count(f.hits)} hits, {_count(f.misses)} misses")
     if f.stale_hits is not None:
         table.add_row(
             "Stale hits",
-            f"{f.stale_hits:,}",
+            _count(f.stale_hits),
             f"{human_rate(f.stale_hit_rate)} of hits served after the input moved "
             f"(price > {PRICE_MOVE:.0%}, news, earnings)",
         )
@@ -91,12 +131,23 @@ def summary(f: Figures, monthly: Projection | None = None) -> Table:
             f"saved: {without} -> {with_cache} ({monthly.trading_days} trading days)",
         )
     table.add_row("Latency without cache", _ms(f.latency_without_cache_ms), "")
-    table.add_row("Latency with cache", _ms(f.latency_with_cache_ms), f"{_speedup(f.speedup)} faster")
+    table.add_row("Latency with cache", _ms(f.latency_with_cache_ms), _speed(f.speedup))
     return table
 
 
 def _table(title: str, first: str) -> Table:
-    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 1), title_style="bold")
+    """A breakdown: one space between columns and none at the edges, so that eight columns
+    of figures fit 80 columns."""
+    table = Table(
+        title=title,
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        padding=(0, 1),
+        collapse_padding=True,
+        pad_edge=False,
+        show_edge=False,
+        title_style="bold",
+    )
     table.add_column(first, no_wrap=True)
     return table
 
@@ -110,15 +161,15 @@ def _figures_columns(table: Table, stale: bool) -> None:
 
 def _figures_cells(f: Figures, stale: bool) -> list[str]:
     cells = [
-        f"{f.requests:,}",
+        _count(f.requests),
         human_rate(f.hit_rate),
-        f"{f.misses:,}",
+        _count(f.misses),
         _usd(f.cost_without_cache_usd),
         _usd(f.cost_with_cache_usd),
         human_pct(f.savings_pct),
     ]
     if stale:
-        cells.append("n/a" if f.stale_hits is None else f"{f.stale_hits:,}")
+        cells.append("n/a" if f.stale_hits is None else _count(f.stale_hits))
     return cells
 
 
@@ -141,8 +192,10 @@ def per_day_table(result: SimulationResult) -> Table:
     table = _table(title, "date")
     _figures_columns(table, stale)
     for row in days:
-        label = row.date.isoformat() + (" (half day)" if row.half_day else "")
+        label = row.date.isoformat() + ("*" if row.half_day else "")
         table.add_row(label, *_figures_cells(row.figures, stale))
+    if any(row.half_day for row in days):
+        table.caption, table.caption_justify = "* half day (early close)", "left"
     return table
 
 
@@ -189,7 +242,8 @@ def report(result: SimulationResult) -> RenderableType:
     parts: list[RenderableType] = [headline(result), Text(""), summary(result.totals, result.monthly)]
     if result.recorded is not None:
         parts += [Text(""), Text("As the trace recorded it:", style="bold"), summary(result.recorded)]
-    parts += [Text(""), per_type_table(result), per_day_table(result), cost_chart(result.series)]
+    parts += [Text(""), per_type_table(result), Text(""), per_day_table(result), Text("")]
+    parts.append(cost_chart(result.series))
     when = f"{result.end_at:%Y-%m-%d %H:%M:%S %Z}"
     parts.append(Text(f"\n{len(result.live):,} entries live at {when} (--populate URL writes them to Redis)"))
     return Group(*parts)

@@ -15,9 +15,9 @@ from typing import Any
 from llmcache_cli.config import POLICIES, Settings
 from llmcache_cli.errors import UsageError
 from llmcache_cli.market import MarketCalendar
-from llmcache_cli.simulation.results import Figures, SimulationResult, figures_dict
 from llmcache_cli.simulation.run import simulate
 from llmcache_cli.simulation.scenario import DEFAULT_MAX_STALE_PCT, KEY_STRATEGIES, Scenario
+from llmcache_cli.simulation.summary import Figures, SimulationResult, figures_dict
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Cache keys of simulated requests, built with the library's key builder (SPEC section 2).
+"""Cache keys of simulated requests, built with the library's key builder (key schema: docs/design.md).
 
 - ``symbol`` and ``conditional``: ``analysis:stock:AAPL:v1``, one entry per symbol and type;
 - ``data-hash``: ``analysis:stock:AAPL:<hash of the modelled input>:v1``;

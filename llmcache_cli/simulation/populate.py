@@ -25,7 +25,7 @@ from llmcache_cli.client import ClientOptions, connect
 from llmcache_cli.config import Settings
 from llmcache_cli.errors import RedisOperationError
 from llmcache_cli.keys import build_key, input_hash, parse_key
-from llmcache_cli.simulation.results import SimulationResult
+from llmcache_cli.simulation.summary import SimulationResult
 from llmcache_cli.simulation.tally import EndEntry
 from llmcache_cli.simulation.workload import epoch_ms, from_epoch_ms
 

@@ -7,12 +7,14 @@ from typing import Any
 from llmcache_cli.config import Settings
 from llmcache_cli.errors import UsageError
 from llmcache_cli.market import MarketCalendar
-from llmcache_cli.simulation.context import SimContext, build_context
-from llmcache_cli.simulation.engine import run_reference
-from llmcache_cli.simulation.fast import fast_unsupported, make_plan, run_fast
+from llmcache_cli.simulation.chain_engine import run_chains
+from llmcache_cli.simulation.fast_plan import Plan, fast_unsupported, make_plan
 from llmcache_cli.simulation.inputs import PRICE_LEVEL_STEP, PRICE_MOVE
-from llmcache_cli.simulation.results import SimulationResult, summarise
+from llmcache_cli.simulation.lockstep_engine import run_lockstep
+from llmcache_cli.simulation.prepare import SimContext, build_context
+from llmcache_cli.simulation.reference_engine import run_reference
 from llmcache_cli.simulation.scenario import Scenario
+from llmcache_cli.simulation.summary import SimulationResult, summarise
 from llmcache_cli.simulation.tally import Tally
 
 ENGINES = ("auto", "fast", "reference")
@@ -51,6 +53,18 @@ def run_engine(ctx: SimContext, engine: str) -> tuple[Tally, str]:
     if engine == "fast":
         raise UsageError(f"the fast engine cannot run this scenario: {reason}", hint="use --engine reference")
     return run_reference(ctx), "reference"
+
+
+def run_fast(ctx: SimContext, plan: Plan | None = None) -> Tally:
+    """The fast engine for ``ctx``: miss chains for keys that do not depend on the inputs,
+    lockstep for those that do."""
+    plan = plan or make_plan(ctx)
+    reason = fast_unsupported(ctx, plan)
+    if reason is not None:
+        raise ValueError(reason)
+    if ctx.scenario.key_strategy in ("conditional", "data-hash"):
+        return run_lockstep(ctx, plan)
+    return run_chains(ctx, plan)
 
 
 def parameters(ctx: SimContext) -> dict[str, Any]:

@@ -4,6 +4,7 @@ and one clear line with exit code 2 for bad input."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import pytest
@@ -151,6 +152,76 @@ def test_replaying_a_trace(cli: Invoke, tmp_path: Path) -> None:
     assert doc["cost_without_cache_usd"] == pytest.approx(0.8)
     report = cli("simulate", "--trace", str(path))
     assert report.exit_code == 0 and "As the trace recorded it" in report.stdout
+
+
+def trace_of(path: Path, hits: list[bool], llm_ms: float, cache_ms: float) -> Path:
+    """One request a minute, each for another key, recorded as ``hits`` say."""
+    start = dt.datetime(2025, 6, 2, 14, 0, tzinfo=dt.timezone.utc)
+    lines = [
+        TraceRecord(
+            (start + dt.timedelta(minutes=k)).isoformat(), f"analysis:stock:S{k}:v1", "analysis", f"S{k}",
+            "analysis", hit, None, None, None, 0.01, llm_ms, cache_ms, 600,
+        ).to_json()
+        for k, hit in enumerate(hits)
+    ]  # fmt: skip
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_slower_with_the_cache_says_slower(cli: Invoke, tmp_path: Path) -> None:
+    """Every request a miss: 5 x (900 ms + 9 ms) with the cache against 5 x 900 ms without."""
+    path = trace_of(tmp_path / "t.jsonl", [False] * 5, 900.0, 9.0)
+    args = ("simulate", "--trace", str(path), "--llm-latency-ms", "900", "--cache-latency-ms", "9")
+    doc = json_of(cli(*args, "--json"))
+    assert (doc["latency_without_cache_ms"], doc["latency_with_cache_ms"]) == (4500, 4545)
+    out = cli(*args).stdout
+    assert "1.0% slower" in out and "faster" not in out
+    # and faster when it is: 4 hits of 5 in the trace as recorded
+    recorded = cli("simulate", "--trace", str(trace_of(tmp_path / "h.jsonl", [False] + [True] * 4, 900, 9)))
+    assert re.search(r"\d\.\dx faster", recorded.stdout) and "slower" in recorded.stdout
+
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["simulate"],
+        ["simulate", "--compare", "--days", "2"],
+        # half days, every data type, counts in the millions and costs in thousands
+        ["simulate", "--symbols", "300", "--data-types", "all", "--interval", "1m", "--days", "3",
+         "--start", "2024-11-27", "--policy", "market-aware"],
+        ["simulate", "--ttl", "86399", "--interval", "90s", "--llm-latency-ms", "2500"],
+    ],
+)
+def test_piped_output_fits_80_columns(cli: Invoke, args: list[str]) -> None:
+    """Piped (CliRunner's output is not a terminal) at 80 columns: nothing cut, no line
+    longer, and every duration in at most two units."""
+    result = cli(*args, env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert "…" not in result.stdout
+    assert max(len(line) for line in lines) <= 80
+    assert not re.search(r"\d+[dhms]\d+[dhms]\d", result.stdout)  # 23h59m59s
+    assert not re.search(r"\b\d+[dhm] \d+[dhms] \d+[hms]\b", result.stdout)  # 23h 59m 59s
+    headers = [line.split() for line in lines if line.startswith(("data type", "date ", "strategy"))]
+    for header in headers:
+        assert header[-1] in ("stale", "latency"), header
+
+
+def test_piped_trace_report_fits_80_columns(cli: Invoke, tmp_path: Path) -> None:
+    path = trace_of(tmp_path / "t.jsonl", [False, True] * 30, 1234.5, 2.0)
+    result = cli("simulate", "--trace", str(path), env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    assert "…" not in result.stdout and max(len(line) for line in result.stdout.splitlines()) <= 80
+
+
+def test_durations_in_two_units(cli: Invoke) -> None:
+    """The default run's latencies: 650,000 ms and 156,500 ms."""
+    out = cli("simulate", env={"COLUMNS": "80"}).stdout
+    assert re.search(r"Latency without cache +10m 50s", out)
+    assert re.search(r"Latency with cache +2m 36s +4\.2x faster", out)
+    wide = cli("simulate", "--ttl", "86399", "--interval", "90s").stdout
+    assert "(TTL 23h 59m)" in wide and "every 1m 30s" in wide
 
 
 @pytest.mark.parametrize(

@@ -6,9 +6,10 @@ import datetime as dt
 from typing import Any
 
 from llmcache_cli.config import Settings
-from llmcache_cli.simulation.context import SimContext, build_context
-from llmcache_cli.simulation.engine import run_reference
-from llmcache_cli.simulation.fast import fast_unsupported, run_fast
+from llmcache_cli.simulation.fast_plan import fast_unsupported
+from llmcache_cli.simulation.prepare import SimContext, build_context
+from llmcache_cli.simulation.reference_engine import run_reference
+from llmcache_cli.simulation.run import run_fast
 from llmcache_cli.simulation.scenario import Scenario
 from llmcache_cli.simulation.tally import Tally
 

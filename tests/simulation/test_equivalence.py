@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 
 from llmcache_cli.config import DATA_TYPES
-from llmcache_cli.simulation.context import build_context
-from llmcache_cli.simulation.engine import run_reference
-from llmcache_cli.simulation.fast import fast_unsupported, run_fast
-from llmcache_cli.simulation.run import run_engine
+from llmcache_cli.simulation.fast_plan import fast_unsupported
+from llmcache_cli.simulation.prepare import build_context
+from llmcache_cli.simulation.reference_engine import run_reference
+from llmcache_cli.simulation.run import run_engine, run_fast
 from llmcache_cli.simulation.scenario import KEY_STRATEGIES, Scenario
 from tests.simulation.helpers import SETTINGS
 

@@ -1,4 +1,4 @@
-"""Cases worked out by hand from SPEC section 7, checked on both engines.
+"""Cases worked out by hand from the cache rule (reference_engine's docstring), checked on both engines.
 
 Cycles of a full session at 15 min: 9:30, 9:45, ..., 15:45 (26). An answer is written at
 request time + LLM latency with the TTL the policy gives at that write time, and serves every

@@ -1,11 +1,12 @@
-"""Trace replay: the fast reader against ``json.loads``, the fast replay against the reference,
-errors with line numbers, and a case by hand."""
+"""Trace replay: both readers (polars, plain json) against ``json.loads``, the fast replay
+against the reference, errors with line numbers on both readers, and a case by hand."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
 import random
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,12 +15,12 @@ import pytest
 from llmcache_cli.cache.trace import TraceRecord
 from llmcache_cli.errors import UsageError
 from llmcache_cli.market import NY, MarketCalendar
-from llmcache_cli.policy import make_policy
-from llmcache_cli.simulation import trace_layout, trace_parse
-from llmcache_cli.simulation.trace import replay, replay_file, request_costs
+from llmcache_cli.policy import TTLPolicy, make_policy
+from llmcache_cli.simulation import trace_columns
+from llmcache_cli.simulation.reference_engine import Cache, Request
+from llmcache_cli.simulation.replay import replay, replay_file, request_costs
+from llmcache_cli.simulation.trace_columns import read_columns
 from llmcache_cli.simulation.trace_lines import parse_line
-from llmcache_cli.simulation.trace_parse import read_columns
-from llmcache_cli.simulation.trace_reference import replay_reference
 from tests.simulation.helpers import SETTINGS
 
 START = dt.datetime(2025, 6, 2, 13, 30, tzinfo=dt.timezone.utc)  # Monday 9:30 New York
@@ -86,6 +87,21 @@ def random_trace(path: Path, seed: int, lines: int = 1500, sorted_times: bool = 
     return out
 
 
+def replay_reference(
+    lines: list, policy: TTLPolicy, latency_ms: int  # type: ignore[type-arg]
+) -> tuple[list[bool], dict[str, tuple[int, int, int]]]:
+    """The reference engine over the trace: which requests miss (in file order), and the store
+    at the end: key -> (line index of the answer, written_ms, expires_ms). Requests are taken in
+    time order, ties in file order."""
+    cache = Cache(policy, latency_ms)
+    miss = [False] * len(lines)
+    for i in sorted(range(len(lines)), key=lambda i: (lines[i].t_ms, i)):
+        line = lines[i]
+        miss[i] = cache.serve(Request(line.t_ms, line.key, line.data_type, line.symbol, tag=i)).miss
+    cache.land()
+    return miss, {key: (e.request.tag, e.written_ms, e.expires_ms) for key, e in cache.store.items()}
+
+
 def slow_lines(text: list[str]) -> list:  # type: ignore[type-arg]
     parsed = [parse_line(t.encode(), "t", i + 1) for i, t in enumerate(text)]
     return [p for p in parsed if p is not None]
@@ -94,44 +110,52 @@ def slow_lines(text: list[str]) -> list:  # type: ignore[type-arg]
 COLUMNS = ("t_ms", "hit", "cost_usd", "latency_ms", "cache_latency_ms", "input_tokens", "output_tokens")
 
 
-def assert_fast_reader_agrees(path: Path, text: list[str]) -> None:
-    """The fast reader's columns for ``path`` equal what json.loads makes of each line, and
-    most lines took the fast path."""
-    columns = read_columns(str(path), "trace", want_tokens=True)
+@pytest.fixture(params=trace_columns.READERS)
+def reader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each test that takes it runs with either reader preferred (polars comes with the dev
+    extra; the plain reader is what runs without the ``fast`` extra)."""
+    monkeypatch.setattr(trace_columns, "PREFERRED", request.param)
+    monkeypatch.setattr(trace_columns, "PLAIN_BELOW_BYTES", 0)  # polars for the small files here too
+    return str(request.param)
+
+
+def assert_reader_agrees(path: Path, text: list[str], took: str | None) -> None:
+    """The preferred reader's columns for ``path`` equal what json.loads makes of each line;
+    ``took``: which reader must have read it in the end (None: either)."""
+    columns = read_columns(str(path), "trace")
+    assert took is None or columns.reader == took
     expected = slow_lines(text)
     assert columns.size == len(expected)
-    assert columns.fast_lines > 0.8 * len(expected)
     assert [columns.keys[k] for k in columns.key_id.tolist()] == [line.key for line in expected]
+    assert columns.keys == list(dict.fromkeys(line.key for line in expected))  # numbered as first seen
     for name in COLUMNS:
         assert np.array_equal(
             getattr(columns, name), [getattr(line, name) for line in expected], equal_nan=True
         ), name
+    assert list(columns.model) == [line.model for line in expected]
     for k, key in enumerate(columns.keys):
         line = next(line for line in expected if line.key == key)
         assert (columns.key_symbol[k], columns.key_type[k]) == (line.symbol, line.data_type)
 
 
 @pytest.mark.parametrize("seed", range(4))
-def test_fast_reader_agrees_with_json_loads(
-    tmp_path: Path, seed: int, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_readers_agree_with_json_loads(tmp_path: Path, seed: int, reader: str) -> None:
+    """The library's lines and hand-written ones (other field order, spaces, Z times, offsets,
+    blank lines): polars reads them all itself."""
     path = tmp_path / "trace.jsonl"
     text = random_trace(path, seed)
-    monkeypatch.setattr(trace_parse, "BLOCK_BYTES", 4096 if seed % 2 else trace_parse.BLOCK_BYTES)
-    assert_fast_reader_agrees(path, text)
+    assert_reader_agrees(path, text, reader)
 
 
 def uniform_trace(path: Path, seed: int, symbol: bool, model: bool, lines: int = 3000) -> list[str]:
     """Only the library's lines, all with one layout (symbol and model given or null), as one
-    bot writes them: the fast reader takes its per-block path for those. Keys of many lengths
-    (up to past its key limit), new keys arriving late, values of every form, times in order,
-    and a few lines it must leave to the slow reader (a Z time, an exponent, a longer key)."""
+    bot writes them: keys of many lengths, new keys arriving late, values of every form."""
     rnd = random.Random(seed)
     names = ["A", "MSFT", "BRK.B", "X" * 13, "Y" * 40, "Z" * 90, "W" * 300]
     at, out = START, []
     for k in range(lines):
         at += dt.timedelta(microseconds=rnd.choice((0, 137, 250_000, 60_000_000, 3_600_000_000)))
-        limit = 2 if k < lines // 3 else len(names)  # the longer keys come later, in new blocks
+        limit = 2 if k < lines // 3 else len(names)
         name = rnd.choice(names[:limit]) + str(rnd.randrange(30))
         data_type = rnd.choice(("technical", "analysis"))
         rec = record(
@@ -147,48 +171,48 @@ def uniform_trace(path: Path, seed: int, symbol: bool, model: bool, lines: int =
             latency_ms=rnd.choice((512.25, 0, 12345.5, 99999999.5, 7)),
             cache_latency_ms=rnd.choice((1.5, 0.0, 3)),
         )
-        line = rec.to_json()
-        if rnd.random() < 0.01:
-            line = line.replace("+00:00", "Z")
-        out.append(line)
+        out.append(rec.to_json())
     path.write_text("\n".join(out) + "\n", encoding="utf-8")
     return out
 
 
 @pytest.mark.parametrize(("symbol", "model"), [(True, True), (True, False), (False, True), (False, False)])
-@pytest.mark.parametrize("block", [4096, 1 << 16])
-def test_fast_reader_agrees_on_uniform_blocks(
-    tmp_path: Path, symbol: bool, model: bool, block: int, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_readers_agree_on_the_librarys_lines(tmp_path: Path, symbol: bool, model: bool, reader: str) -> None:
     path = tmp_path / "trace.jsonl"
-    text = uniform_trace(path, block + 2 * symbol + model, symbol, model)
-    monkeypatch.setattr(trace_parse, "BLOCK_BYTES", block)
-    assert_fast_reader_agrees(path, text)
+    text = uniform_trace(path, 2 * symbol + model, symbol, model)
+    assert_reader_agrees(path, text, reader)
 
 
-def test_fast_reader_survives_hash_collisions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every key hashing alike: keys are still told apart byte for byte."""
+GOOD = '{"ts":"2025-06-02T13:30:00+00:00","key":"a:stock:X:v1","hit":false,"cost_usd":0.5}'
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        '{"ts":"2025-06-02T13:30:00.1234567+00:00","key":"a:stock:X:v1","hit":true,"cost_usd":1}',
+        '{"ts":"2025-06-02 13:30:00+00:00","key":"a:stock:X:v1","hit":true,"cost_usd":1}',
+        '{"ts":"2025-06-02T13:30+0000","key":"a:stock:X:v1","hit":true,"cost_usd":1}',
+        '{"ts":"2025-06-02T13:30:00.+00:00","key":"a:stock:X:v1","hit":true,"cost_usd":1}',
+        '{"ts":"2025-06-02T13:30:00z","key":"a:stock:X:v1","hit":true,"cost_usd":1}',
+        '{"ts":"2025-06-02T09:30:00-04:00","key":"a:stock:\\u00e9:v1","hit":true,"cost_usd":1}',
+        '{"ts":"2025-06-02T13:30:00Z","key":"a:stock:\\u0000:v1","hit":true,"cost_usd":1}',
+        '{"ts":"2025-06-02T13:30:00Z","key":"a:stock:Y\\ud800","hit":true,"cost_usd":1}',
+        '{"ts":"2025-06-02T13:30:00Z","key":"a:stock:Y:v1","hit":true,"cost_usd":1,"model":"m\\ud800"}',
+        '{"ts":"2025-06-02T13:30:00Z","key":"a:stock:Y:v1","hit":true,"cost_usd":1,"extra":[1,{"a":null}]}',
+        '{"ts":"2025-06-02T13:30:00Z","key":"a:stock:Y:v1","hit":true,"cost_usd":1,"symbol":null,"data_type":null}',
+        '{"ts":"2025-06-02T13:30:00Z","key":"a:stock:Y:v1","hit":true,"cost_usd":1e-300,"latency_ms":12}',
+        '   {"key":"a:stock:Y:v1","hit":true,"cost_usd":1,"ts":"2025-06-02T13:30:00Z"}   ',
+        '{"ts":"2025-06-02T13:30:00Z","key":"a:stock:Y:v1","hit":true,"cost_usd":1,"input_tokens":1180591620717411303424}',
+        "",
+        "\t",
+    ],
+)
+def test_readers_agree_on_odd_valid_lines(tmp_path: Path, odd: str, reader: str) -> None:
+    """Valid lines polars reads otherwise or not at all: the plain reader's result either way."""
     path = tmp_path / "trace.jsonl"
-    text = uniform_trace(path, 5, True, True, lines=1500)
-    monkeypatch.setattr(trace_parse, "BLOCK_BYTES", 4096)
-    monkeypatch.setattr(trace_layout, "HASH_WORDS", np.zeros_like(trace_layout.HASH_WORDS))
-    columns = read_columns(str(path), "trace")
-    expected = slow_lines(text)
-    assert [columns.keys[k] for k in columns.key_id.tolist()] == [line.key for line in expected]
-    assert columns.fast_lines > 0.8 * len(expected)
-
-
-def test_two_readers_agree_with_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    path = tmp_path / "trace.jsonl"
-    random_trace(path, 11, lines=3000)
-    single = read_columns(str(path), "trace")
-    monkeypatch.setattr(trace_parse, "PARALLEL_MIN_BYTES", 1024)
-    double = read_columns(str(path), "trace")
-    assert double.lines == single.lines and double.size == single.size
-    assert [double.keys[k] for k in double.key_id.tolist()] == [
-        single.keys[k] for k in single.key_id.tolist()
-    ]
-    assert np.array_equal(double.t_ms, single.t_ms) and np.array_equal(double.offset, single.offset)
+    text = [GOOD, odd, GOOD]
+    path.write_bytes(("\r\n".join(text) + "\r\n").encode())
+    assert_reader_agrees(path, text, "json" if reader == "json" else None)
 
 
 @pytest.mark.parametrize(
@@ -203,13 +227,14 @@ def test_two_readers_agree_with_one(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     ],
 )
 def test_fast_replay_agrees_with_the_reference(
-    tmp_path: Path, seed: int, policy: str, ttl: int | None, latency_ms: int, sorted_times: bool
+    tmp_path: Path, seed: int, policy: str, ttl: int | None, latency_ms: int, sorted_times: bool, reader: str
 ) -> None:
     path = tmp_path / "trace.jsonl"
     text = random_trace(path, seed, sorted_times=sorted_times)
     calendar = MarketCalendar()
     ttl_policy = make_policy(SETTINGS, policy, calendar=calendar, flat_seconds=ttl)
     columns = read_columns(str(path), "trace")
+    assert columns.reader == reader
     replayed = replay(columns, ttl_policy, calendar, latency_ms, request_costs(columns, SETTINGS, None))
     miss, store = replay_reference(slow_lines(text), ttl_policy, latency_ms)
     assert replayed.miss.tolist() == miss
@@ -300,26 +325,89 @@ def replay_error(path: Path, llm_latency_ms: int, cache_latency_ms: float) -> st
         ),
     ],
 )
-def test_a_bad_line_is_named(tmp_path: Path, line: str, words: str) -> None:
+def test_a_bad_line_is_named(tmp_path: Path, line: str, words: str, reader: str) -> None:
     path = tmp_path / "t.jsonl"
     path.write_text(record(START, "a:stock:X:v1", "X", "analysis").to_json() + "\n" + line + "\n")
     assert words in replay_error(path, llm_latency_ms=500, cache_latency_ms=5.0)
 
 
-def test_a_bad_line_in_the_second_half_is_numbered_from_the_top(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def ok_line(**fields: object) -> str:
+    base: dict[str, object] = {"ts": "2025-06-02T13:30:00+00:00", "key": "a:stock:X:v1", "hit": True}
+    base["cost_usd"] = 0.5
+    return json.dumps({**base, **fields}, separators=(",", ":"))
+
+
+@pytest.mark.parametrize(
+    ("line", "words"),
+    [
+        (ok_line(ts="2025-06-02T13:30:60+00:00"), "ts must be"),  # polars reads a leap second
+        (ok_line(ts="+2025-06-02T13:30:00+00:00"), "ts must be"),
+        (ok_line(ts="2025-6-2T13:30:00+00:00"), "ts must be"),
+        (ok_line(ts="2025-06-02T13:30:00+24:00"), "ts must be"),
+        (ok_line(ts=None), "ts must be"),
+        (ok_line(key=None), "key must be"),
+        (ok_line(hit=None), "hit must be"),
+        (ok_line(hit="true"), "hit must be"),
+        (ok_line(cost_usd=None), "cost_usd must be"),
+        (ok_line(cost_usd="0.5"), "cost_usd must be"),
+        (ok_line(cost_usd=True), "cost_usd must be"),
+        (ok_line(latency_ms=-0.5), "latency_ms must be"),
+        (ok_line(cache_latency_ms=-1), "cache_latency_ms must be"),
+        (ok_line(input_tokens=1.5), "input_tokens must be a whole number"),
+        (ok_line(input_tokens=1.0), "input_tokens must be a whole number"),
+        (ok_line(output_tokens=-3), "output_tokens must be a whole number"),
+        (ok_line(output_tokens=False), "output_tokens must be a whole number"),
+        (ok_line()[:-1] + ',"cost_usd":NaN}', "cost_usd must be"),
+        (ok_line()[:-1] + ',"latency_ms":Infinity}', "latency_ms must be"),
+        (ok_line() + " trailing", "not a JSON object"),
+        ('{"ts":"2025-06-02T13:30:00Z","key":"\\udc00","hit":true,"cost_usd":1}', None),
+    ],
+)
+def test_a_bad_line_polars_would_read_is_named_alike(
+    tmp_path: Path, line: str, words: str | None, reader: str
 ) -> None:
+    """Lines polars reads, coerces or refuses in its own words: the plain reader's one line.
+    (A lone low surrogate is valid JSON to ``json``: that trace replays, on either reader.)"""
+    path = tmp_path / "t.jsonl"
+    path.write_text(ok_line() + "\n" + line + "\n")
+    if words is None:
+        assert read_columns(str(path), "t").keys[-1] == "\udc00"
+        return
+    assert f"line 2: {words}" in replay_error(path, llm_latency_ms=500, cache_latency_ms=5.0)
+
+
+def test_bad_bytes_are_named(tmp_path: Path, reader: str) -> None:
+    path = tmp_path / "t.jsonl"
+    path.write_bytes(ok_line().encode() + b"\n" + ok_line(key="caf\u00e9").encode("latin-1") + b"\n")
+    path.write_bytes(path.read_bytes().replace(b"\\u00e9", b"\xe9"))
+    assert "line 2: not UTF-8 text" in replay_error(path, llm_latency_ms=0, cache_latency_ms=0)
+
+
+def test_a_bad_line_far_down_is_numbered_from_the_top(tmp_path: Path, reader: str) -> None:
+    """Blank lines counted too."""
     path = tmp_path / "t.jsonl"
     good = record(START, "a:stock:X:v1", "X", "analysis", cost_usd=0.5).to_json()
-    path.write_text("\n".join([good] * 300 + [good.replace("0.5", "-0.5")] + [good] * 5) + "\n")
-    monkeypatch.setattr(trace_parse, "PARALLEL_MIN_BYTES", 1024)
+    path.write_text("\n".join([good] * 300 + ["", good.replace("0.5", "-0.5")] + [good] * 5) + "\n")
     with pytest.raises(UsageError) as info:
         read_columns(str(path), "t")
-    assert "t line 301: cost_usd must be a number >= 0" in info.value.one_line()
+    assert "t line 302: cost_usd must be a number >= 0" in info.value.one_line()
 
 
-def test_missing_or_empty_trace(tmp_path: Path) -> None:
+def test_missing_or_empty_trace(tmp_path: Path, reader: str) -> None:
     for path, words in ((tmp_path / "nope.jsonl", "not found"), (tmp_path / "empty.jsonl", "no requests")):
         if words == "no requests":
             path.write_text("\n\n")
         assert words in replay_error(path, llm_latency_ms=0, cache_latency_ms=0)
+
+
+def test_without_polars_the_plain_reader_reads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without the ``fast`` extra (polars not importable), and for a small file, json per line."""
+    path = tmp_path / "trace.jsonl"
+    text = uniform_trace(path, 7, True, True, lines=4000)
+    assert path.stat().st_size >= trace_columns.PLAIN_BELOW_BYTES
+    assert_reader_agrees(path, text, "polars")
+    monkeypatch.setitem(sys.modules, "polars", None)  # import polars raises ImportError
+    assert_reader_agrees(path, text, "json")
+    monkeypatch.delitem(sys.modules, "polars")
+    small = tmp_path / "small.jsonl"
+    assert_reader_agrees(small, uniform_trace(small, 8, True, False, lines=100), "json")

@@ -1,4 +1,4 @@
-"""``llmcache simulate``: what caching saves a trading bot, on a virtual clock (SPEC section 7)."""
+"""``llmcache simulate``: what caching saves a trading bot, on a virtual clock (docs/simulate.md)."""
 
 from __future__ import annotations
 
@@ -151,7 +151,7 @@ def simulate_command(
     workload = {"--symbols": symbols, "--data-types": data_types, "--interval": interval, "--days": days}
     workload.update({"--start": start, "--key-strategy": key_strategy, "--seed": seed})
     if trace is not None:
-        from llmcache_cli.simulation.trace import replay_file
+        from llmcache_cli.simulation.replay import replay_file
 
         given = [flag for flag, value in workload.items() if value is not None]
         if given:
@@ -203,7 +203,7 @@ def simulate_command(
         kinds = f"{done.namespaces} data type" + ("s" if done.namespaces != 1 else "")
         note(f"populated {done.url}: {done.entries} entries, live counters for {kinds}")
     if json_output:
-        from llmcache_cli.simulation.results import to_json
+        from llmcache_cli.simulation.summary import to_json
 
         emit_json(to_json(result))
     else:

@@ -11,17 +11,17 @@ instants once and, at each, decides every (data type, symbol) key of a chunk tog
 
 A hit under either strategy was made from inputs that have not changed significantly (a price
 level is 0.5 % wide, below the 1 % threshold), so neither ever serves a stale hit; the reference
-engine checks it literally. Needs the LLM to answer before the next instant (``fast_unsupported``).
+engine checks it literally. Needs the LLM to answer before the next instant
+(``fast_plan.fast_unsupported``).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from llmcache_cli.simulation.context import SimContext, row_chunks
-from llmcache_cli.simulation.engine import grid_entry
-from llmcache_cli.simulation.fast import Plan
+from llmcache_cli.simulation.fast_plan import Plan
 from llmcache_cli.simulation.inputs import FIELDS, PRICE_LIMIT, InputArrays
+from llmcache_cli.simulation.prepare import SimContext, grid_entry, row_chunks
 from llmcache_cli.simulation.tally import Tally
 from llmcache_cli.simulation.workload import end_instant
 

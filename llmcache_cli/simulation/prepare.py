@@ -1,15 +1,18 @@
-"""Everything an engine needs for one scenario, built once: calendar, policy, grid, inputs."""
+"""Everything an engine needs for one scenario, built once: calendar, policy, grid, inputs;
+and the end-state entries the engines report, built the same way by each."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from llmcache_cli.config import Settings
 from llmcache_cli.market import MarketCalendar
 from llmcache_cli.policy import TTLPolicy, make_policy
-from llmcache_cli.simulation.inputs import InputModel
+from llmcache_cli.simulation.inputs import InputArrays, InputModel
+from llmcache_cli.simulation.keying import entry_key
 from llmcache_cli.simulation.scenario import Scenario
-from llmcache_cli.simulation.tally import Tally
+from llmcache_cli.simulation.tally import EndEntry, Tally
 from llmcache_cli.simulation.workload import Grid, build_grid
 
 
@@ -52,3 +55,45 @@ def row_chunks(count: int, grid_size: int, budget: int) -> list[range]:
     """Split ``count`` symbols so that each chunk's input arrays hold about ``budget`` values."""
     per_chunk = max(1, budget // max(1, grid_size))
     return [range(lo, min(count, lo + per_chunk)) for lo in range(0, count, per_chunk)]
+
+
+def end_entry(
+    ctx: SimContext,
+    key: str,
+    data_type: str,
+    symbol: str | None,
+    written_ms: int,
+    expires_ms: int,
+    inputs: dict[str, Any] | None,
+) -> EndEntry:
+    cost = ctx.scenario.cost
+    return EndEntry(
+        key=key,
+        data_type=data_type,
+        symbol=symbol,
+        written_ms=written_ms,
+        expires_ms=expires_ms,
+        inputs=inputs,
+        cost_usd=cost.per_call_usd,
+        latency_ms=float(ctx.scenario.llm_latency_ms),
+        model=cost.model,
+        input_tokens=cost.input_tokens,
+        output_tokens=cost.output_tokens,
+    )
+
+
+def grid_entry(
+    ctx: SimContext,
+    arrays: InputArrays,
+    row: int,
+    symbol: str,
+    data_type: str,
+    index: int,
+    expires_ms: int,
+) -> EndEntry:
+    """The entry written by the miss of ``symbol`` (row ``row`` of ``arrays``) at grid instant
+    ``index``, as the fast engines report it in the end state."""
+    at = int(ctx.grid.times_ms[index])
+    key = entry_key(ctx.scenario.key_strategy, data_type, symbol, ctx.version, arrays, row, index, at)
+    snapshot = arrays.snapshot(row, index, data_type)
+    return end_entry(ctx, key, data_type, symbol, at + ctx.scenario.llm_latency_ms, expires_ms, snapshot)

@@ -1,110 +1,27 @@
-"""The fast engine for generated workloads: closed forms per key, vectorised across symbols.
+"""The fast engine for ``symbol`` and ``time-bucket`` keys: miss chains, vectorised across symbols.
 
-Every symbol sees the same request instants, and under the ``symbol`` and ``time-bucket`` key
-strategies whether a request hits depends only on those instants and the TTLs, not on the
-inputs. So the hits and misses are worked out once per (data type, TTL class) as a chain of
-misses: after the first miss ``r``, every request before ``r``'s answer lands is a miss too
-(``r..l``); the next miss is the first request after the expiry of the last of those writes
-(or the first of the next hour bucket). Only the stale-hit count depends on each symbol's
-inputs; it is computed with numpy for all symbols of a class at once.
-
-``conditional`` and ``data-hash`` depend on the inputs; ``lockstep.py`` handles them, stepping
-through the instants with every (symbol, data type) key in one vector.
-
-Assumptions, checked by ``fast_unsupported`` (the reference engine runs otherwise): no TTL is
-shorter than the LLM latency; for ``conditional`` and ``data-hash``, the LLM answers before the
-next cycle. The tests check that this engine agrees exactly with the reference engine.
+Every symbol sees the same request instants, and under these key strategies whether a request
+hits depends only on those instants and the TTLs, not on the inputs. So the hits and misses are
+worked out once per (data type, TTL class) by ``miss_chains`` (one key, or one per hour bucket).
+Only the stale-hit count depends on each symbol's inputs; it is computed with numpy for all
+symbols of a class at once. ``conditional`` and ``data-hash`` depend on the inputs:
+``lockstep_engine`` runs them. Needs what ``fast_plan.fast_unsupported`` checks; the tests check
+that this engine agrees exactly with the reference engine.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from llmcache_cli.simulation.context import SimContext, row_chunks
-from llmcache_cli.simulation.engine import grid_entry
+from llmcache_cli.simulation.fast_plan import Plan
 from llmcache_cli.simulation.inputs import FIELDS, PRICE_LIMIT, InputArrays
 from llmcache_cli.simulation.keying import BUCKET_MS
+from llmcache_cli.simulation.miss_chains import miss_chains
+from llmcache_cli.simulation.prepare import SimContext, grid_entry, row_chunks
 from llmcache_cli.simulation.tally import Tally
-from llmcache_cli.simulation.ttls import TypeTTLs, type_ttls
 from llmcache_cli.simulation.workload import end_instant
 
 CHAIN_CHUNK_VALUES = 4_000_000  # input values per symbol chunk when counting stale hits
-
-
-@dataclass(frozen=True)
-class Plan:
-    ttls: tuple[TypeTTLs, ...]  # per data type, in scenario order
-    expiry: tuple[tuple[np.ndarray, ...], ...]  # [data type][class]: expiry_ms per instant
-
-
-def make_plan(ctx: SimContext) -> Plan:
-    ttls = tuple(type_ttls(ctx.policy, d, ctx.scenario.symbols, ctx.grid) for d in ctx.scenario.data_types)
-    latency = ctx.scenario.llm_latency_ms
-    expiry = tuple(tuple(t.expiry_ms(ctx.grid, latency) for t in per.tables) for per in ttls)
-    return Plan(ttls, expiry)
-
-
-def fast_unsupported(ctx: SimContext, plan: Plan | None = None) -> str | None:
-    """Why the fast engine cannot run ``ctx`` exactly, or None when it can."""
-    plan = plan or make_plan(ctx)
-    latency = ctx.scenario.llm_latency_ms
-    shortest = min(t.shortest_s for per in plan.ttls for t in per.tables)
-    if shortest * 1000 < latency:
-        return f"a TTL ({shortest} s) is shorter than the LLM latency ({latency} ms)"
-    gap = ctx.grid.min_gap_ms()
-    if ctx.scenario.key_strategy in ("conditional", "data-hash") and gap is not None and gap <= latency:
-        return f"the LLM latency ({latency} ms) is not shorter than the interval between requests"
-    return None
-
-
-def run_fast(ctx: SimContext, plan: Plan | None = None) -> Tally:
-    plan = plan or make_plan(ctx)
-    reason = fast_unsupported(ctx, plan)
-    if reason is not None:
-        raise ValueError(reason)
-    if ctx.scenario.key_strategy in ("conditional", "data-hash"):
-        from llmcache_cli.simulation.lockstep import run_lockstep
-
-        return run_lockstep(ctx, plan)
-    return run_chains(ctx, plan)
-
-
-# ---------------------------------------------------------------------------------------------
-# symbol and time-bucket
-
-
-def miss_chain(
-    times: np.ndarray, expiry: np.ndarray, latency_ms: int, bucket_end: np.ndarray | None
-) -> np.ndarray:
-    """Which instants miss, for one key (one per hour bucket with ``bucket_end``), as bools.
-
-    ``expiry[i]``: when the answer of a miss at ``i`` would expire; ``bucket_end[i]``: the first
-    instant of the next hour bucket (a new key).
-    """
-    n = times.size
-    next_root = np.searchsorted(times, expiry, side="right").tolist()
-    # The last request before a miss's answer lands: those are misses too (a burst).
-    burst_end = np.maximum(np.searchsorted(times, times + latency_ms, side="left") - 1, np.arange(n))
-    if bucket_end is not None:
-        burst_end = np.minimum(burst_end, bucket_end - 1)
-    miss = np.zeros(n, dtype=bool)
-    r = 0
-    if bucket_end is None and bool((burst_end == np.arange(n)).all()):
-        roots: list[int] = []
-        while r < n:
-            roots.append(r)
-            r = next_root[r]
-        miss[roots] = True
-        return miss
-    last_of = burst_end.tolist()
-    ends = bucket_end.tolist() if bucket_end is not None else [n] * n
-    while r < n:
-        last = last_of[r]
-        miss[r : last + 1] = True
-        r = min(next_root[last], ends[r])
-    return miss
 
 
 def owners(times: np.ndarray, miss: np.ndarray, latency_ms: int) -> np.ndarray:
@@ -149,17 +66,20 @@ def run_chains(ctx: SimContext, plan: Plan) -> Tally:
     tally = ctx.empty_tally()
     assert tally.stale is not None
     tally.end_ms = end_instant(grid, latency)
+    t0 = int(times[0])
     bucket_end = None
+    key = np.zeros(times.size, dtype=np.int64)  # one key: the symbol's
     if scenario.key_strategy == "time-bucket":
         bucket = times // BUCKET_MS
         bucket_end = np.searchsorted(times, (bucket + 1) * BUCKET_MS, side="left")
+        key = bucket - bucket[0]  # one key per hour bucket
 
     # One chain per (data type, TTL class).
     chains: list[list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = []
     for d, per in enumerate(plan.ttls):
         per_class = []
         for c, expiry in enumerate(plan.expiry[d]):
-            miss = miss_chain(times, expiry, latency, bucket_end)
+            miss = miss_chains(key, times - t0, expiry - t0, latency)
             members = int((per.class_of == c).sum())
             tally.misses[d] += miss * members
             hits = np.flatnonzero(~miss)

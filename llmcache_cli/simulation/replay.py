@@ -1,7 +1,7 @@
 """``--trace FILE``: replay the library's request trace under a chosen TTL policy.
 
 The trace gives the request instants and keys; the replay re-decides every hit and miss with
-the cache semantics of SPEC section 7 (answers written at request time + LLM latency, with the
+the cache rule of ``reference_engine`` (answers written at request time + LLM latency, with the
 TTL the policy gives then; served while ``written <= t <= written + TTL``; requests before a
 pending answer lands miss too, and overwrite). A request's cost is what the trace recorded
 (``cost_usd``: what the call cost, or would have cost on a hit), or ``--cost-per-call``, or its
@@ -12,7 +12,7 @@ A trace carries no inputs, so stale hits are unknown (null).
 from __future__ import annotations
 
 import datetime as dt
-import json
+import math
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -23,14 +23,14 @@ from llmcache_cli.config import DATA_TYPES, Settings
 from llmcache_cli.errors import UsageError
 from llmcache_cli.market import NY, MarketCalendar
 from llmcache_cli.policy import ByTypePolicy, FlatPolicy, TTLPolicy, make_policy
-from llmcache_cli.simulation.results import SimulationResult, figures, summarise
+from llmcache_cli.simulation.miss_chains import LONGEST_SPAN_MS, miss_chains
 from llmcache_cli.simulation.scenario import MAX_LLM_LATENCY_MS, CostModel
+from llmcache_cli.simulation.summary import SimulationResult, figures, summarise
 from llmcache_cli.simulation.tally import EndEntry, Tally
-from llmcache_cli.simulation.trace_parse import Columns, read_columns
+from llmcache_cli.simulation.trace_columns import Columns, read_columns
 from llmcache_cli.simulation.workload import epoch_ms, from_epoch_ms
 
 HOUR_MS = 3_600_000
-_KEY_SHIFT = 42  # composite (key, time) sort value: time offsets stay below 2**42 ms (139 years)
 
 
 def replay_file(
@@ -48,7 +48,7 @@ def replay_file(
     if not 0 <= llm_latency_ms <= MAX_LLM_LATENCY_MS or not cache_latency_ms >= 0:
         raise UsageError("--llm-latency-ms and --cache-latency-ms must be >= 0")
     try:
-        columns = read_columns(path, path, want_tokens=cost is not None and cost.model is not None)
+        columns = read_columns(path, path)
     except OSError as exc:
         raise UsageError(f"cannot read trace {path}: {exc.strerror}") from None
     if columns.size == 0:
@@ -58,7 +58,7 @@ def replay_file(
     costs = request_costs(columns, settings, cost)
     replayed = replay(columns, ttl_policy, calendar, llm_latency_ms, costs)
     tally = replayed.tally
-    tally.live = _live_entries(path, columns, replayed, costs, llm_latency_ms)
+    tally.live = _live_entries(columns, replayed, costs, llm_latency_ms)
     recorded_miss = ~columns.hit
     recorded = figures(
         columns.size,
@@ -72,7 +72,7 @@ def replay_file(
     params: dict[str, Any] = {
         "trace": path,
         "lines": columns.size,
-        "fast_parsed_lines": columns.fast_lines,
+        "reader": columns.reader,
         "keys": len(columns.keys),
         "first_request": from_epoch_ms(int(columns.t_ms.min())).astimezone(NY).isoformat(),
         "last_request": from_epoch_ms(int(columns.t_ms.max())).astimezone(NY).isoformat(),
@@ -165,84 +165,20 @@ def replay(
     """Re-decide every request of the trace under ``policy``."""
     t = columns.t_ms
     t0 = int(t.min())
-    if int(t.max()) - t0 >= 2 ** (_KEY_SHIFT - 1):
+    if int(t.max()) - t0 >= LONGEST_SPAN_MS:
         raise UsageError("the trace spans too long a time to replay")
     expiry = expiry_times(columns, policy, calendar, latency_ms)
     if len(columns.keys) < 2**16 and bool((t[1:] >= t[:-1]).all()):
         order = np.argsort(columns.key_id.astype(np.uint16), kind="stable")  # radix sort
     else:
         order = np.lexsort((t, columns.key_id))
-    key = columns.key_id[order] << _KEY_SHIFT
-    ts = t[order] - t0
-    composite = key + ts
-    target = key + (expiry[order] - t0)
-    miss_sorted = miss_chains(composite, target, latency_ms)
+    miss_sorted = miss_chains(columns.key_id[order], t[order] - t0, expiry[order] - t0, latency_ms)
     n = t.size
     miss = np.empty(n, dtype=bool)
     miss[order] = miss_sorted
     tally = _tally(columns, miss, costs)
     tally.end_ms = int(t.max()) + latency_ms
     return Replayed(tally, miss, order, miss_sorted, expiry)
-
-
-LOCKSTEP_MIN_CHAINS = 16
-
-
-def miss_chains(composite: np.ndarray, target: np.ndarray, latency_ms: int) -> np.ndarray:
-    """Which requests miss, in (key, time) order: ``composite`` is ``key << _KEY_SHIFT`` plus
-    the time, sorted; ``target[i]`` the same for when the answer of a miss at ``i`` expires.
-
-    Per key, a chain of misses: the key's first request misses; so does every request before
-    that answer lands (``latency_ms``: a burst ``r..last``); the next miss is the first request
-    after the expiry of the burst's last write. The chains of all keys are followed together,
-    one vector step per miss of the busiest key; when only a few chains are left, each goes on
-    alone with its next steps worked out at once for the rest of its key."""
-    n = composite.size
-    miss = np.zeros(n, dtype=bool)
-    if n == 0:
-        return miss
-    first = np.ones(n, dtype=bool)  # the first request of each key
-    np.not_equal(composite[1:] >> _KEY_SHIFT, composite[:-1] >> _KEY_SHIFT, out=first[1:])
-    steps = np.diff(composite)
-    bursts = bool((steps < latency_ms).any())  # else each burst is its miss alone
-    marks = np.zeros(n + 1, dtype=np.int32) if bursts else None
-
-    def burst_end(at: np.ndarray) -> np.ndarray:
-        if not bursts:
-            return at
-        return np.maximum(np.searchsorted(composite, composite[at] + latency_ms, side="left") - 1, at)
-
-    active = np.flatnonzero(first)
-    while active.size >= LOCKSTEP_MIN_CHAINS:
-        last = burst_end(active)
-        if marks is None:
-            miss[active] = True
-        else:
-            marks[active] += 1
-            marks[last + 1] -= 1
-        after = np.searchsorted(composite, target[last], side="right")
-        going = after < n
-        going[going] = ~first[after[going]]
-        active = after[going]
-    key_starts = np.flatnonzero(first)
-    for r in active.tolist():  # the few chains left, each to the end of its key
-        following = int(np.searchsorted(key_starts, r, side="right"))
-        end = int(key_starts[following]) if following < key_starts.size else n
-        region = np.arange(r, end)
-        last_of = (burst_end(region) - r).tolist()
-        next_of = (np.searchsorted(composite, target[r:end], side="right") - r).tolist()
-        k, size = 0, end - r
-        while k < size:
-            last = last_of[k]
-            if marks is None:
-                miss[r + k] = True
-            else:
-                marks[r + k] += 1
-                marks[r + last + 1] -= 1
-            k = next_of[last]
-    if marks is not None:
-        miss = np.cumsum(marks[:n]) > 0
-    return miss
 
 
 def _tally(columns: Columns, miss: np.ndarray, costs: np.ndarray) -> Tally:
@@ -277,9 +213,7 @@ def _tally(columns: Columns, miss: np.ndarray, costs: np.ndarray) -> Tally:
     return tally
 
 
-def _live_entries(
-    path: str, columns: Columns, replayed: Replayed, costs: np.ndarray, latency_ms: int
-) -> list[EndEntry]:
+def _live_entries(columns: Columns, replayed: Replayed, costs: np.ndarray, latency_ms: int) -> list[EndEntry]:
     """The last answer written for each key, if still live at the end (after the last request)."""
     order, miss_sorted, expiry = replayed.order, replayed.miss_sorted, replayed.expiry
     positions = np.flatnonzero(miss_sorted)
@@ -287,26 +221,26 @@ def _live_entries(
     last = positions[np.append(keys_at[1:] != keys_at[:-1], True)]
     lines = order[last]
     lines = lines[expiry[lines] >= replayed.tally.end_ms]
+
+    def tokens(value: float) -> int | None:
+        return None if math.isnan(value) else int(value)
+
     out = []
-    with open(path, "rb") as handle:
-        for i in lines.tolist():
-            handle.seek(int(columns.offset[i]))
-            record = json.loads(handle.readline())
-            k = int(columns.key_id[i])
-            written = int(columns.t_ms[i]) + latency_ms
-            out.append(
-                EndEntry(
-                    key=columns.keys[k],
-                    data_type=columns.key_type[k],
-                    symbol=columns.key_symbol[k],
-                    written_ms=written,
-                    expires_ms=int(expiry[i]),
-                    inputs=None,
-                    cost_usd=float(costs[i]),
-                    latency_ms=float(columns.latency_ms[i]),
-                    model=record.get("model"),
-                    input_tokens=record.get("input_tokens"),
-                    output_tokens=record.get("output_tokens"),
-                )
+    for i in lines.tolist():
+        k = int(columns.key_id[i])
+        out.append(
+            EndEntry(
+                key=columns.keys[k],
+                data_type=columns.key_type[k],
+                symbol=columns.key_symbol[k],
+                written_ms=int(columns.t_ms[i]) + latency_ms,
+                expires_ms=int(expiry[i]),
+                inputs=None,
+                cost_usd=float(costs[i]),
+                latency_ms=float(columns.latency_ms[i]),
+                model=columns.model[i],
+                input_tokens=tokens(float(columns.input_tokens[i])),
+                output_tokens=tokens(float(columns.output_tokens[i])),
             )
+        )
     return out
