@@ -289,3 +289,12 @@ def test_the_trace_marks_near_hits(redis_url: str, real_redis: redis.Redis, tmp_
         (True, True),
         (True, True),
     ]
+    replay = subprocess.run(
+        [sys.executable, "-m", "llmcache_cli", "simulate", "--trace", str(trace), "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert replay.returncode == 0, replay.stderr  # near hits replay like any other line
+    assert json.loads(replay.stdout)["requests"] == 4
