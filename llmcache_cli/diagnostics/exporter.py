@@ -66,6 +66,10 @@ class MetricsSource:
         self._connect_lock = threading.Lock()
         self._own_lock = threading.Lock()
         self._own = (0, 0)  # keyspace (hits, misses) this process's reads added
+        self._raw = (0, 0)  # INFO's keyspace (hits, misses) at the last scrape
+        self._shown = (0, 0)  # what the last scrape exposed: counters never go down
+        self._measuring = False  # a background view is reading keys (its reads not counted yet)
+        self._scrape_lock = threading.Lock()  # one scrape at a time: its reads are counted in order
         self.view: View | None = None
         self.last_error: str | None = None
         self._stop = threading.Event()
@@ -87,15 +91,25 @@ class MetricsSource:
     # ------------------------------------------------------------------ background view
 
     def refresh_view(self) -> None:
-        """Measure the sampled keyspace view now (errors are kept for the log, not raised)."""
+        """Measure the sampled keyspace view now (errors are kept for the log, not raised).
+        Meanwhile scrapes hold the keyspace hit and miss counts: the view's reads are only known
+        once it is done."""
+        with self._own_lock:
+            self._measuring = True
+        report = None
         try:
             report = collect_stats(self.handle(), sample=self.sample)
         except LLMCacheError as exc:
             self.last_error = exc.one_line()
             log.warning("keyspace view not refreshed: %s", self.last_error)
-            return
-        self._count_own(report.own_lookups)
-        self.view = View(report, time.monotonic())
+        finally:
+            with self._own_lock:
+                self._measuring = False
+                if report is not None:
+                    lookups = report.own_lookups
+                    self._own = (self._own[0] + lookups[0], self._own[1] + lookups[1])
+        if report is not None:
+            self.view = View(report, time.monotonic())
 
     def start(self) -> None:
         """Refresh the view now and then every ``refresh`` seconds, in a daemon thread."""
@@ -124,6 +138,9 @@ class MetricsSource:
         handle = self.handle()
         nodes = serverinfo.gather(handle)
         keyspace = serverinfo.keyspace_figures(nodes)
+        # INFO was read before this scrape's own reads: the discount is what came before
+        hits, misses = self._discounted(keyspace.hits, keyspace.misses)
+        keyspace = replace(keyspace, hits=hits, misses=misses)
         known: Iterable[str] = DATA_TYPES
         breakdown = EMPTY_BREAKDOWN
         if view is not None:
@@ -135,11 +152,6 @@ class MetricsSource:
             ]
         llm = counters.lookup_counters(handle, known)
         self._count_own(llm.lookups)
-        with self._own_lock:
-            own = self._own
-        keyspace = replace(
-            keyspace, hits=max(0, keyspace.hits - own[0]), misses=max(0, keyspace.misses - own[1])
-        )
         server = serverinfo.server_figures(nodes)
         replicas, unreachable = serverinfo.gather_replicas(handle)
         return StatsReport(
@@ -153,13 +165,30 @@ class MetricsSource:
             replicas=replicas,
         )
 
+    def _discounted(self, hits: int, misses: int) -> tuple[int, int]:
+        """INFO's keyspace hits and misses without this process's own reads, as counters: never
+        lower than at the last scrape (the reads are estimated), back to INFO's after a reset
+        (a restart or CONFIG RESETSTAT, when INFO's figures went down)."""
+        with self._own_lock:
+            if self._measuring:
+                return self._shown
+            if hits < self._raw[0] or misses < self._raw[1]:
+                self._own, self._shown = (0, 0), (0, 0)
+            self._raw = (hits, misses)
+            own, shown = self._own, self._shown
+            out = (max(shown[0], hits - own[0]), max(shown[1], misses - own[1]))
+            self._shown = out
+        return out
+
     def collect(self) -> list[Metric]:
         started = time.perf_counter()
         view = self.view  # one view for the whole scrape (the background thread may replace it)
         out: list[Metric] = []
         up = 1
         try:
-            out = families(self.live_report(view))
+            with self._scrape_lock:
+                report = self.live_report(view)
+            out = families(report)
         except LLMCacheError as exc:
             up = 0
             self.last_error = exc.one_line()

@@ -3,12 +3,16 @@ prometheus_client's parser and compared with ``stats --json``."""
 
 from __future__ import annotations
 
+import itertools
 import socket
 import subprocess
 import sys
+import time
+from typing import Any
 
 import pytest
 import redis
+import redis.cluster
 
 from llmcache_cli.keys import stats_key
 from tests.cli.conftest import Invoke, json_of
@@ -148,3 +152,50 @@ def test_help_has_examples_and_stays_light() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "llmcache exporter" in out.split("Examples", 1)[1]
     assert out.strip().splitlines()[-1] == "[]"
+
+
+def test_keyspace_counters_leave_out_the_exporters_reads(redis_url: str, real_redis: redis.Redis) -> None:
+    build_mixed(real_redis)
+    existing = [k for k in real_redis.scan_iter("analysis:*", count=1000) if real_redis.type(k) == b"string"]
+    with running_exporter(redis_url, "--refresh", "1") as exporter:
+        exporter.wait_for_view()
+
+        def counts() -> tuple[float, float]:
+            families = exporter.scrape()
+            return (
+                families["llmcache_keyspace_hits"].samples[0].value,
+                families["llmcache_keyspace_misses"].samples[0].value,
+            )
+
+        seen = [counts()]
+        for _ in range(8):  # background views come and go (each reads every key): no drift
+            time.sleep(0.3)
+            seen.append(counts())
+        assert all(b >= a for a, b in itertools.pairwise(seen)) and seen[-1] == seen[0], seen
+        for i in range(100):
+            real_redis.get(existing[i % len(existing)])  # 100 hits of a client
+            real_redis.get(f"no-such-key-{i}")
+        hits, misses = counts()
+        assert (hits - seen[-1][0], misses - seen[-1][1]) == (100, 100)
+        real_redis.config_resetstat()  # INFO's counters go down: a counter reset, seen as one
+        assert counts()[0] < hits
+
+
+@pytest.mark.cluster
+def test_cluster_scrape_has_every_node(cli: Invoke, cluster_url: str, redis_cluster_procs: Any) -> None:
+    client = redis.cluster.RedisCluster.from_url(cluster_url)
+    try:
+        for i in range(300):
+            client.set(f"analysis:stock:S{i}:v1", "{}", ex=600)
+        client.hset(stats_key("analysis"), mapping={"hits": 4, "misses": 1})
+    finally:
+        client.close()
+    with running_exporter(cluster_url) as exporter:
+        families = exporter.wait_for_view()
+    data = json_of(cli("--url", cluster_url, "stats", "--json"))
+    assert families["llmcache_up"].samples[0].value == 1
+    nodes = {(s.labels["node"], s.labels["role"]): s.value for s in families["llmcache_node_keys"].samples}
+    assert nodes == {(n["name"], n["role"]): n["keys"] for n in data["nodes"]}
+    assert {role for _, role in nodes} == {"primary", "replica"}
+    assert families["llmcache_keys"].samples[0].value == data["keyspace"]["keys"] == 301
+    assert values(families["llmcache_llm_hits"], "namespace") == {"analysis": 4}
