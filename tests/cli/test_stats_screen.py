@@ -150,6 +150,9 @@ def test_in_tmux(
     shown = check_screen(lines, width, height)
     if width == 160:
         assert shown == {"activity", "llm", "server", "keyspace", "warnings", "namespaces"}
+        tmux("resize-window", "-t", "watch", "-x", "100", "-y", "30")  # refitted to the new size
+        time.sleep(1.0)
+        assert len(check_screen(tmux.screen(), 100, 30)) < len(shown)
     else:
         assert {"activity", "llm", "warnings", "keyspace"} <= shown
     tmux("send-keys", "-t", "watch", leave)

@@ -135,9 +135,9 @@ def _watch(
     collect: Callable[[tuple[int, int]], StatsReport], fmt: Format, interval: float, count: int | None
 ) -> None:
     """Refresh until Ctrl-C (or ``count`` refreshes): a full-screen view on a terminal
-    (``stats_screen``; ``q`` leaves it too), else appended."""
+    (``stats_watch``; ``q`` leaves it too), else appended."""
     if fmt is Format.table and stdout_console().is_terminal:
-        from llmcache_cli.cli.commands.stats_screen import watch_screen
+        from llmcache_cli.cli.commands.stats_watch import watch_screen
 
         watch_screen(lambda wait: _refreshes(collect, interval, count, wait), interval)
         return
