@@ -196,3 +196,10 @@ class Proxy:
 
     def __repr__(self) -> str:
         return f"<cached {self._target!r}>"
+
+    async def __aenter__(self) -> Proxy:  # ``async with wrap(AsyncAnthropic(), cache) as client``
+        await self._target.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self._target.__aexit__(*exc)

@@ -232,6 +232,10 @@ def test_the_rest_of_the_client_is_the_sdks(redis_url: str, anthropic_api: FakeA
             client = wrap(raw, cache)
             assert client.api_key == "sk-test" and client.models is raw.models
             assert client.messages.count_tokens == raw.messages.count_tokens
+            async with client as same:  # the SDK's own context manager closes its HTTP client
+                assert same is client
+                await same.messages.create(model="claude-sonnet-4-5", max_tokens=8, messages=ASK)
+            assert raw.is_closed()
 
     run(go())
 
