@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: dev demo test lint bench redis clean
+.PHONY: dev demo test lint bench redis tools clean
 
 # The virtual environment, with the package (editable) and its dev extras; redone when
 # pyproject.toml changes.
@@ -18,7 +18,11 @@ dev: $(STAMP) redis
 redis:
 	@./scripts/ensure-redis.sh
 
-test: $(STAMP) redis
+# tmux for the stats --watch screen test, promtool (optional) for the alert rules
+tools:
+	@./scripts/ensure-tools.sh
+
+test: $(STAMP) redis tools
 	$(BIN)/python -m pytest
 
 demo: $(STAMP) redis
@@ -34,4 +38,4 @@ bench: $(STAMP) redis
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .bench .demo
+	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache .hypothesis .bench .demo

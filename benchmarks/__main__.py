@@ -12,6 +12,7 @@ BENCHMARKS: list[str] = [
     "bench_operator",
     "bench_simulate",
     "bench_load",
+    "bench_exporter",
 ]
 
 

@@ -29,8 +29,9 @@ _LIBRARY_NAMES = (
     "record_usage",
     "reuse_if_unchanged",
 )
+_INTEGRATION_NAMES = ("wrap",)
 
-__all__ = ["__version__", *_LIBRARY_NAMES]
+__all__ = ["__version__", *_LIBRARY_NAMES, *_INTEGRATION_NAMES]
 
 if TYPE_CHECKING:
     from llmcache_cli.cache import DEFAULT_THRESHOLDS as DEFAULT_THRESHOLDS
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
     from llmcache_cli.cache import read_trace as read_trace
     from llmcache_cli.cache import record_usage as record_usage
     from llmcache_cli.cache import reuse_if_unchanged as reuse_if_unchanged
+    from llmcache_cli.integrations import wrap as wrap
 
 
 def __getattr__(name: str) -> Any:
@@ -54,4 +56,8 @@ def __getattr__(name: str) -> Any:
         from llmcache_cli import cache
 
         return getattr(cache, name)
+    if name in _INTEGRATION_NAMES:
+        from llmcache_cli import integrations
+
+        return getattr(integrations, name)
     raise AttributeError(f"module 'llmcache_cli' has no attribute {name!r}")

@@ -31,6 +31,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("stats", "stats", "Metrics dashboard: server, keyspace, LLM counters, namespaces."),
     CommandSpec("ttl", "ttl", "TTL inspection: histogram, TTLs against the policy, keys without TTL."),
     CommandSpec("large-keys", "large_keys", "The largest keys by MEMORY USAGE, and memory by namespace."),
+    CommandSpec("exporter", "exporter", "Serve the stats metrics on /metrics for Prometheus."),
     CommandSpec("get", "get", "Show one entry: value, meta, TTL, memory."),
     CommandSpec("invalidate", "invalidate", "Delete exactly the cache entries of stock symbols."),
     CommandSpec("purge-version", "invalidate", "Delete the entries of an old cache version."),

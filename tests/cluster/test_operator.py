@@ -117,9 +117,10 @@ def test_stats_table_and_prometheus_show_the_nodes(
     assert text.count("maxmemory is not set") == 1
     prom = cli("--url", cluster_url, "stats", "--format", "prometheus")
     assert prom.exit_code == 0, prom.output
+    lines = prom.stdout.splitlines()  # prometheus_client writes every value as a float
     for name, keys in sizes.items():
-        assert f'llmcache_node_keys{{node="{name}",role="primary"}} {keys}' in prom.stdout.splitlines()
-    assert f"llmcache_keys {sum(sizes.values())}" in prom.stdout.splitlines()
+        assert f'llmcache_node_keys{{node="{name}",role="primary"}} {float(keys)}' in lines
+    assert f"llmcache_keys {float(sum(sizes.values()))}" in lines
 
 
 def independent_sizes(procs: RedisClusterProcs) -> dict[bytes, int]:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 import redis
+from prometheus_client.parser import text_string_to_metric_families
 
 from llmcache_cli.client import RedisHandle
+from llmcache_cli.diagnostics import stats_output
 from llmcache_cli.diagnostics.stats import collect_stats
 from llmcache_cli.diagnostics.stats_output import as_json, prometheus
 from llmcache_cli.keys import stats_key
@@ -35,19 +38,23 @@ def test_prometheus_exposition(real_redis: redis.Redis, handle: RedisHandle, mix
     real_redis.hset(stats_key('we"ird\\ns'), mapping={"hits": 1})
     text = prometheus(collect_stats(handle))
     assert text.endswith("\n")
-    names = set()
     for line in text.splitlines():
-        if line.startswith("# "):
-            kind, name = line.split()[1:3]
-            assert kind in ("HELP", "TYPE") and name.startswith("llmcache_")
-            continue
-        match = SAMPLE_LINE.match(line)
-        assert match, line
-        names.add(match.group(1))
-    assert {"llmcache_keys", "llmcache_keys_with_ttl", "llmcache_llm_hits_total", "llmcache_warning"} <= names
-    assert f"llmcache_keys {real_redis.dbsize()}" in text.splitlines()
-    assert "llmcache_keyspace_hit_rate" not in names  # no lookups before the report: no rate, not NaN
-    assert 'llmcache_llm_hits_total{namespace="we\\"ird\\\\ns"} 1' in text
-    assert (
-        'llmcache_warning{code="no_maxmemory"} 1' in text and 'llmcache_warning{code="evictions"} 0' in text
-    )
+        assert line.startswith("# ") or SAMPLE_LINE.match(line), line
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    assert all(name.startswith("llmcache_") for name in families)
+    for name in ("llm_hits", "keyspace_hits", "evicted_keys", "llm_cost_saved_usd", "node_keyspace_misses"):
+        assert families[f"llmcache_{name}"].type == "counter"
+    assert "# TYPE llmcache_llm_hits_total counter" in text
+    assert families["llmcache_keys"].type == "gauge"
+    assert families["llmcache_keys"].samples[0].value == real_redis.dbsize()
+    assert "llmcache_keyspace_hit_rate" not in families  # no lookups before the report: no rate, not NaN
+    hits = {s.labels["namespace"]: s.value for s in families["llmcache_llm_hits"].samples}
+    assert hits['we"ird\\ns'] == 1
+    warnings = {s.labels["code"]: s.value for s in families["llmcache_warning"].samples}
+    assert warnings["no_maxmemory"] == 1 and warnings["evictions"] == 0
+
+
+def test_no_exposition_text_is_written_by_hand() -> None:
+    source = Path(stats_output.__file__).parent
+    for module in ("stats_output.py", "stats_metrics.py"):
+        assert "# TYPE" not in (source / module).read_text() and "# HELP" not in (source / module).read_text()

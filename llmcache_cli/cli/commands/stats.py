@@ -5,13 +5,11 @@ from __future__ import annotations
 import math
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Group, RenderableType
-from rich.live import Live
 
 from llmcache_cli.cli.commands._render import finish, with_progress
 from llmcache_cli.cli.context import app_context
@@ -33,7 +31,11 @@ hit rate, evictions), the LLM cache's own counters (hit rate, $ spent, $ saved, 
 memory by namespace, and the warnings an operator acts on.
 
 The namespace breakdown comes from a sample of about --sample keys (marked ~); --full measures
-every key. --format prometheus prints the same figures in the Prometheus text format.
+every key. --format prometheus prints the same figures in the Prometheus text format (for a
+scrape target, see 'llmcache exporter').
+
+--watch on a terminal is a full-screen view that fits the terminal, with the rates since the
+last refresh next to the totals; q or Ctrl-C leaves it. Piped, it appends one report per refresh.
 
 Examples:
 
@@ -101,41 +103,49 @@ def _emit(report: StatsReport, fmt: Format, compact: bool = False) -> None:
         stdout_console().print(dashboard(report))
 
 
-def _watch(
-    collect: Callable[[tuple[int, int]], StatsReport], fmt: Format, interval: float, count: int | None
-) -> None:
-    """Refresh until Ctrl-C (or ``count`` refreshes): in place on a terminal, appended otherwise.
+def _refreshes(
+    collect: Callable[[tuple[int, int]], StatsReport],
+    interval: float,
+    count: int | None,
+    wait: Callable[[float], bool],
+) -> Iterator[StatsReport]:
+    """One report per refresh until ``count`` refreshes, an interrupted one, or ``wait``
+    (between refreshes) says to stop.
 
     Redis counts the dashboard's own lookups (PTTL, HGETALL) as keyspace hits; each refresh's
     are taken off the next one's figures, so the hit rate on screen does not drift by itself."""
-    from llmcache_cli.cli.commands.stats_view import dashboard
-
-    console = stdout_console()
-    live = Live(console=console, auto_refresh=False) if fmt is Format.table and console.is_terminal else None
     done = 0
     own_hits = own_misses = 0
+    while True:
+        report = collect((own_hits, own_misses))
+        own_hits += report.own_lookups[0]
+        own_misses += report.own_lookups[1]
+        yield report
+        done += 1
+        if report.partial or (count is not None and done >= count) or wait(interval):
+            return
+
+
+def _sleep(seconds: float) -> bool:
+    time.sleep(seconds)
+    return False
+
+
+def _watch(
+    collect: Callable[[tuple[int, int]], StatsReport], fmt: Format, interval: float, count: int | None
+) -> None:
+    """Refresh until Ctrl-C (or ``count`` refreshes): a full-screen view on a terminal
+    (``stats_watch``; ``q`` leaves it too), else appended."""
+    if fmt is Format.table and stdout_console().is_terminal:
+        from llmcache_cli.cli.commands.stats_watch import watch_screen
+
+        watch_screen(lambda wait: _refreshes(collect, interval, count, wait), interval)
+        return
     try:
-        if live is not None:
-            live.start()
-        while True:
-            report = collect((own_hits, own_misses))
-            own_hits += report.own_lookups[0]
-            own_misses += report.own_lookups[1]
-            if live is not None:
-                stamp = f"every {interval:g}s, {time.strftime('%H:%M:%S')} (Ctrl-C to stop)"
-                view: RenderableType = Group(dashboard(report), stamp)
-                live.update(view, refresh=True)
-            else:
-                _emit(report, fmt, compact=True)
-            done += 1
-            if report.partial or (count is not None and done >= count):
-                return
-            time.sleep(interval)
+        for report in _refreshes(collect, interval, count, _sleep):
+            _emit(report, fmt, compact=True)
     except KeyboardInterrupt:
         return  # the normal way to leave --watch
-    finally:
-        if live is not None:
-            live.stop()
 
 
 def stats(

@@ -36,7 +36,7 @@ def warning_lines(report: StatsReport) -> list[str]:
     return lines
 
 
-def _nodes_table(report: StatsReport) -> list[Table]:
+def nodes_tables(report: StatsReport) -> list[Table]:
     """A cluster's nodes, one row each (none for a single server: the tables above are it)."""
     nodes = (*report.nodes, *report.replicas)
     if len(nodes) < 2:
@@ -58,12 +58,12 @@ def _nodes_table(report: StatsReport) -> list[Table]:
     return [table]
 
 
-def dashboard(report: StatsReport) -> Group:
-    server, keyspace, llm, memory = report.server, report.keyspace, report.llm, report.breakdown
+def server_table(report: StatsReport) -> Table:
+    server = report.server
     mode = server.mode if server.nodes == 1 else f"{server.mode}, {server.nodes} primaries"
     limit = "none" if server.maxmemory_bytes == 0 else human_bytes(server.maxmemory_bytes)
     frag = "n/a" if server.mem_fragmentation_ratio is None else f"{server.mem_fragmentation_ratio:.2f}"
-    server_table = _pairs(
+    return _pairs(
         "Server",
         [
             ("version", f"{server.version} ({mode})"),
@@ -78,7 +78,11 @@ def dashboard(report: StatsReport) -> Group:
             ("ops/s", f"{server.ops_per_sec:,}"),
         ],
     )
-    keyspace_table = _pairs(
+
+
+def keyspace_table(report: StatsReport) -> Table:
+    keyspace = report.keyspace
+    return _pairs(
         "Keyspace",
         [
             ("keys", f"{keyspace.keys:,}"),
@@ -88,11 +92,25 @@ def dashboard(report: StatsReport) -> Group:
             ("evicted / expired", f"{keyspace.evicted_keys:,} / {keyspace.expired_keys:,}"),
         ],
     )
-    llm_table = Table(title="LLM cache (the library's counters)", title_justify="left")
+
+
+def _more(table: Table, hidden: int) -> None:
+    if hidden > 0:
+        table.add_row(Text(f"… {hidden:,} more", style="dim"))
+
+
+def llm_table(report: StatsReport, max_rows: int | None = None) -> Table:
+    """The library's counters by namespace, then the total; ``max_rows`` namespaces at most
+    (the others are counted in a last row)."""
+    llm = report.llm
+    table = Table(title="LLM cache (the library's counters)", title_justify="left")
     for name in ("namespace", "hits", "misses", "hit rate", "$ spent", "$ saved", "time saved"):
-        llm_table.add_column(name, justify="left" if name == "namespace" else "right")
-    for row in (*llm.namespaces, llm.total):
-        llm_table.add_row(
+        table.add_column(name, justify="left" if name == "namespace" else "right")
+    shown = llm.namespaces if max_rows is None else llm.namespaces[:max_rows]
+    for row in (*shown, llm.total):
+        if row is llm.total:
+            _more(table, len(llm.namespaces) - len(shown))
+        table.add_row(
             row.namespace,
             f"{row.hits:,}",
             f"{row.misses:,}",
@@ -101,6 +119,11 @@ def dashboard(report: StatsReport) -> Group:
             f"${row.cost_saved_usd:,.2f}",
             human_duration(round(row.time_saved_ms / 1000)),
         )
+    return table
+
+
+def namespaces_table(report: StatsReport, max_rows: int | None = None) -> Table:
+    memory = report.breakdown
     how = (
         "every key"
         if memory.exact
@@ -109,7 +132,8 @@ def dashboard(report: StatsReport) -> Group:
     spaces = Table(title=f"Namespaces, from {how}", title_justify="left")
     for name in ("namespace", "data type", "keys", "memory", "no TTL"):
         spaces.add_column(name, justify="left" if name in ("namespace", "data type") else "right")
-    for ns in memory.namespaces:
+    shown = memory.namespaces if max_rows is None else memory.namespaces[:max_rows]
+    for ns in shown:
         spaces.add_row(
             ns.namespace,
             ns.data_type or "-",
@@ -117,16 +141,33 @@ def dashboard(report: StatsReport) -> Group:
             human_bytes(ns.memory_bytes),
             human_pct(ns.no_ttl_pct),
         )
-    parts: list = [server_table, keyspace_table, *_nodes_table(report), llm_table, spaces]
-    if not llm.exact:
+    _more(spaces, len(memory.namespaces) - len(shown))
+    return spaces
+
+
+def warning_texts(report: StatsReport) -> list[Text]:
+    if not report.warnings:
+        return [Text("No warnings.", style="green")]
+    return [Text(f"! {line}", style="yellow") for line in warning_lines(report)]
+
+
+def dashboard(report: StatsReport) -> Group:
+    parts: list = [
+        server_table(report),
+        keyspace_table(report),
+        *nodes_tables(report),
+        llm_table(report),
+        namespaces_table(report),
+    ]
+    if not report.llm.exact:
         parts.append(
             Text("LLM counters looked up for the data types and the sampled namespaces.", style="dim")
         )
     if report.warnings:
         parts.append(Text("Warnings:", style="bold yellow"))
-        parts += [Text(f"  ! {line}", style="yellow") for line in warning_lines(report)]
+        parts += [Text(f"  {line}", style="yellow") for line in warning_texts(report)]
     else:
-        parts.append(Text("No warnings.", style="green"))
+        parts += warning_texts(report)
     if report.partial:
         parts.append(
             Text("Interrupted: the namespace figures cover only the keys scanned so far.", style="red")
