@@ -37,6 +37,7 @@ def _node_json(node: NodeInfo) -> dict[str, Any]:
         "name": node.name,
         "role": node.role,
         "primary": node.primary,
+        "product": node.product,
         "version": node.version,
         "uptime_seconds": node.uptime_seconds,
         "keys": node.keys,
@@ -60,6 +61,7 @@ def as_json(report: StatsReport) -> dict[str, Any]:
     total_memory = sum(ns.memory_bytes for ns in memory.namespaces)
     return {
         "server": {
+            "product": server.product,
             "version": server.version,
             "mode": server.mode,
             "nodes": server.nodes,
@@ -72,6 +74,7 @@ def as_json(report: StatsReport) -> dict[str, Any]:
             "mem_fragmentation_ratio": server.mem_fragmentation_ratio,
             "connected_clients": server.connected_clients,
             "ops_per_sec": server.ops_per_sec,
+            "features": dict(server.features),
         },
         "keyspace": {
             "keys": keyspace.keys,
@@ -174,7 +177,12 @@ def prometheus(report: StatsReport) -> str:
     """The text exposition format (version 0.0.4)."""
     out = _Exposition()
     server, keyspace = report.server, report.keyspace
-    info = {"version": server.version, "mode": server.mode, "maxmemory_policy": server.maxmemory_policy}
+    info = {
+        "product": server.product,
+        "version": server.version,
+        "mode": server.mode,
+        "maxmemory_policy": server.maxmemory_policy,
+    }
     out.metric("server_info", "gauge", "Redis server facts as labels.", [(info, 1)])
     out.one(
         "uptime_seconds", "gauge", "Seconds since the server started (smallest node).", server.uptime_seconds

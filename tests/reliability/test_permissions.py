@@ -224,7 +224,9 @@ def test_bot_rule_is_enough_and_all_of_it_is_used(
     assert refused(acl) == []
     assert [r.getMessage() for r in caplog.records] == []
     granted = {w[1:] for w in documented_rules()["llmcache-bot"] if w.startswith("+")}
-    used = commands_run(acl) - {"hello", "auth", "config|resetstat", "acl|log"}
+    used = commands_run(acl) - {"hello", "auth", "config|resetstat", "acl|log", "config", "acl"}
+    if not any("|" in name for name in used):  # Redis 6.2 counts SCRIPT LOAD as "script"
+        granted = {name.split("|")[0] for name in granted}
     assert granted == used
     assert not acl.sismember("llmcache:index:stock:{GME}", "analysis:stock:GME:1")  # pruned
 
