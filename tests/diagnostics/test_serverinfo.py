@@ -13,7 +13,7 @@ import redis.exceptions as rex
 
 from llmcache_cli.client import FEATURES, detect_features
 from llmcache_cli.diagnostics.serverinfo import server_identity
-from tests.cli.conftest import Invoke, cli, json_of  # noqa: F401  (cli: the fixture)
+from tests.cli.conftest import Invoke, json_of
 from tests.support.servers import REDIS_SERVER
 
 pytestmark = pytest.mark.redis
@@ -48,10 +48,18 @@ def test_a_cluster_is_named_and_called_a_cluster(cli: Invoke, cluster_url: str) 
     [
         ({"redis_version": "6.2.14", "redis_mode": "standalone"}, ("redis", "6.2.14", "standalone")),
         (
-            {"redis_version": "7.2.4", "server_name": "valkey", "valkey_version": "8.1.8", "server_mode": "cluster"},
+            {
+                "redis_version": "7.2.4",
+                "server_name": "valkey",
+                "valkey_version": "8.1.8",
+                "server_mode": "cluster",
+            },
             ("valkey", "8.1.8", "cluster"),
         ),
-        ({"redis_version": "7.2.4", "server_name": "valkey", "valkey_version": "8.1.8"}, ("valkey", "8.1.8", "standalone")),
+        (
+            {"redis_version": "7.2.4", "server_name": "valkey", "valkey_version": "8.1.8"},
+            ("valkey", "8.1.8", "standalone"),
+        ),
     ],
 )
 def test_identity_reads_either_servers_fields(info: dict[str, Any], expected: tuple[str, str, str]) -> None:
@@ -65,7 +73,9 @@ def tried(client: redis.Redis, *command: str | int) -> bool:
         client.execute_command(*command)
     except rex.ResponseError as exc:
         text = str(exc).lower()
-        return not ("unknown" in text or "syntax error" in text or "wrong number of arguments for 'expire'" in text)
+        return not (
+            "unknown" in text or "syntax error" in text or "wrong number of arguments for 'expire'" in text
+        )
     except TypeError:  # redis-py's COMMAND reply parser on an answer it does not expect: it ran
         return True
     return True
