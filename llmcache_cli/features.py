@@ -54,9 +54,6 @@ class ServerFeatures:
     def has(self, name: str) -> bool | None:
         return self.present[name]
 
-    def missing(self) -> list[str]:
-        return [f.command for f in FEATURES if self.present[f.name] is False]
-
 
 def _raw(client: redis.Redis, *args: str) -> Any:
     """One command without redis-py's reply parsing (its COMMAND parser fails on nil entries)."""
