@@ -95,18 +95,23 @@ class RedisServer:
             str(self.workdir / "redis.log"),
             *self.extra_args,
         ]
-        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        with open(self.workdir / "stderr.log", "wb") as stderr:  # a refused option is said here
+            self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=stderr)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                log = (self.workdir / "redis.log").read_text(errors="replace")[-2000:]
-                raise RuntimeError(f"{REDIS_SERVER} exited early: {log}")
+                raise RuntimeError(f"{REDIS_SERVER} exited early: {self.said()[-2000:]}")
             with contextlib.suppress(redis.RedisError, OSError):
                 if self.admin().ping():
                     return self
             time.sleep(0.05)
         self.stop()
         raise RuntimeError(f"{REDIS_SERVER} on port {self.port} did not answer PING")
+
+    def said(self) -> str:
+        """What the server wrote to its log file, then to stderr (where a refused option goes)."""
+        files = [self.workdir / "redis.log", self.workdir / "stderr.log"]
+        return "\n".join(f.read_text(errors="replace").strip() for f in files if f.exists()).strip()
 
     def admin(self, **kwargs: object) -> redis.Redis:
         """A plain client for test set-up and independent checks."""
@@ -151,9 +156,11 @@ def tls_unsupported(workdir: Path) -> str | None:
     try:
         server.start()
     except RuntimeError as exc:
-        log = (server.workdir / "redis.log").read_text(errors="replace").strip().splitlines()
-        said = next((line for line in reversed(log) if line.strip()), str(exc))
+        lines = [line for line in server.said().splitlines() if line.strip()]
+        said = lines[-1] if lines else str(exc)
         said = re.sub(r"^\d+:[A-Z] \d+ \w+ \d+ [\d:.]+ [#*.-] ", "", said.strip())  # pid, time
+        refused = [line.split()[1].strip("'") for line in lines if line.startswith(">>> ")]
+        said += f" ({refused[0]})" if refused else ""  # the config directive it does not know
         return f"{Path(REDIS_SERVER).name} {server_version()} has no TLS: {said[-200:]}"
     server.stop()
     return None
