@@ -1,9 +1,11 @@
-"""The one place that builds Redis clients (SPEC section 1).
+"""The one place that builds Redis clients.
 
 Commands and the library never call ``redis.Redis(...)`` themselves: they ask this module for a
 ``RedisHandle`` (sync, for the CLI) or an asyncio client (for ``CacheService``). It owns
-timeouts, TLS, cluster detection (the rules live in ``cluster``) and the translation of redis-py
-errors into the project's own exceptions, each with a redacted URL and a hint.
+timeouts, TLS, cluster detection (the rules live in ``cluster``), what a server can do beyond
+the oldest supported one (``detect_features``; the rules live in ``features``) and the
+translation of redis-py errors into the project's own exceptions, each with a redacted URL and
+a hint. It works the same on Redis 6.2, 7.x and Valkey 8.
 """
 
 from __future__ import annotations
@@ -40,18 +42,22 @@ from llmcache_cli.errors import (
     ServerError,
     UsageError,
 )
+from llmcache_cli.features import FEATURES, ServerFeatures, detect_features
 from llmcache_cli.keys import key_bytes, key_text
 from llmcache_cli.urls import DEFAULT_TIMEOUT, ClientOptions, RedisURL
 
 __all__ = [
     "DEFAULT_TIMEOUT",
+    "FEATURES",
     "ClientOptions",
     "Node",
     "RedisHandle",
+    "ServerFeatures",
     "async_client",
     "cluster_enabled",
     "connect",
     "detect_cluster_async",
+    "detect_features",
     "translate_error",
 ]
 
@@ -62,6 +68,33 @@ __all__ = [
 CLUSTER_RETRIES = 1
 
 
+def quiet_handshake() -> dict[str, Any]:
+    """Connection kwargs that keep redis-py's connection handshake to ``HELLO``/``AUTH``.
+
+    On every new connection redis-py also sends ``CLIENT SETINFO`` (to label the connection)
+    and, with RESP3, ``CLIENT MAINT_NOTIFICATIONS`` (redis-py 7+), and ignores a refusal. An
+    ACL user without ``client`` then leaves a violation per connection in ``ACL LOG``: both on
+    Redis 6.2 (it has no subcommand table, so any CLIENT is checked against the ACL), SETINFO
+    on 7.2+ and Valkey. Not sending them keeps the documented ACL rules minimal and the log
+    empty; llmcache needs neither. Older redis-py has neither ``driver_info`` (7.1+) nor the
+    notifications, and takes ``lib_name``/``lib_version`` (deprecated since) instead.
+    """
+    kwargs: dict[str, Any] = {}
+    try:
+        import redis.driver_info  # noqa: F401
+    except ImportError:
+        kwargs.update(lib_name=None, lib_version=None)
+    else:
+        kwargs["driver_info"] = None
+    try:
+        from redis.maint_notifications import MaintNotificationsConfig
+    except ImportError:
+        pass
+    else:
+        kwargs["maint_notifications_config"] = MaintNotificationsConfig(enabled=False)
+    return kwargs
+
+
 def _client_kwargs(timeout: float, *, asynchronous: bool = False) -> dict[str, Any]:
     # One attempt, no retries: a dead server must answer within the timeout, not 4x it.
     retry_class = redis.asyncio.retry.Retry if asynchronous else Retry
@@ -70,6 +103,7 @@ def _client_kwargs(timeout: float, *, asynchronous: bool = False) -> dict[str, A
         "socket_timeout": timeout,
         "retry": retry_class(NoBackoff(), 0),
         "decode_responses": False,
+        **quiet_handshake(),
     }
 
 
@@ -284,8 +318,11 @@ def _cluster_client(options: ClientOptions, single: redis.Redis) -> redis.cluste
     try:
         single.execute_command("CLUSTER", "SLOTS")
     except rex.ResponseError as exc:
-        if refused(exc):
-            raise  # NOPERM: translated into a permission error that names the command
+        if refused(exc):  # NOPERM: translated into a permission error that names the command
+            if "cluster|slots" in str(exc):
+                raise
+            # Redis 6.2 names only "cluster": say which subcommand
+            raise rex.NoPermissionError(f"{exc} (CLUSTER SLOTS: grant +cluster|slots)") from None
         if options.cluster:
             raise UsageError(
                 f"--cluster was given, but {options.url.redacted} is not a Redis Cluster node",

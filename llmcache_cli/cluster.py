@@ -1,4 +1,4 @@
-"""Is this server a Redis Cluster node? (SPEC section 1: detected by itself, ``INFO cluster``.)
+"""Is this server a Redis (or Valkey) Cluster node? Detected by itself, from ``INFO cluster``.
 
 ``INFO cluster`` first; if an ACL refuses INFO, ``CLUSTER INFO``; if that is refused too, an
 ``EXISTS`` probe over the hash slots (a cluster node answers MOVED for the slots it does not

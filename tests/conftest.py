@@ -1,5 +1,8 @@
-"""Session-wide fixtures: one real redis-server (flushed before each test that uses it) and a
-fakeredis client for pure-logic tests."""
+"""Session-wide fixtures: one real server (flushed before each test that uses it), a real local
+cluster, and a fakeredis client for pure-logic tests.
+
+The server binary is ``$LLMCACHE_TEST_SERVER`` (a redis-server or valkey-server) when set, else
+Debian's redis-server: see tests/support/servers.py and ``make test-servers``."""
 
 from __future__ import annotations
 
@@ -12,7 +15,11 @@ import pytest
 import redis
 
 from tests.support.cluster import RedisClusterProcs
-from tests.support.servers import RedisServer
+from tests.support.servers import REDIS_SERVER, RedisServer, server_version, tls_unsupported
+
+
+def pytest_report_header() -> str:
+    return f"server: {REDIS_SERVER} {server_version()}"
 
 
 @pytest.fixture(scope="session")
@@ -22,6 +29,15 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def tls_capable(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Skips (with the server's own reason) every test that needs a server built with TLS, when
+    this one was not. The binary is asked (started with a TLS port), not judged by its name."""
+    reason = tls_unsupported(tmp_path_factory.mktemp("tls-probe"))
+    if reason:
+        pytest.skip(reason)
 
 
 @pytest.fixture

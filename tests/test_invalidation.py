@@ -380,10 +380,13 @@ def test_server_failure_half_way_reports_done_and_a_rerun_finishes(tmp_path: Pat
         assert f"deleted {done} of" in info.value.message and "server failed" in info.value.message
         assert "rerun" in (info.value.hint or "")
         assert info.value.exit_code == 1
-        assert len(keyspace(admin)) == 4000 - done
+        # What was said is what is known deleted. Redis 6.2 may still run the batch whose reply
+        # timed out once the pause lifts (7.0+ and Valkey drop it with the closed connection).
+        gone = 4000 - len(keyspace(admin))
+        assert done <= gone <= done + 200
         with connect(options) as h:
             rerun = invalidate(h, symbols("AAPL"))
-        assert rerun.deleted == 2000 - done
+        assert rerun.deleted == 2000 - gone
         assert keyspace(admin) == {k for k in before if b":AAPLX:" in k}
     finally:
         admin.close()

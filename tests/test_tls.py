@@ -18,8 +18,11 @@ PASSWORD = "tls-s3cret"
 
 
 @pytest.fixture(scope="module")
-def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, TLSFiles]]:
-    """A server with a plain port (for the fixture's own readiness check) and a TLS port."""
+def tls_server(
+    tmp_path_factory: pytest.TempPathFactory, tls_capable: None
+) -> Iterator[tuple[int, TLSFiles]]:
+    """A server with a plain port (for the fixture's own readiness check) and a TLS port
+    (skipped, with the server's reason, on a build without TLS)."""
     certs = make_certs(tmp_path_factory.mktemp("certs"))
     tls_port = free_port()
     server = RedisServer(

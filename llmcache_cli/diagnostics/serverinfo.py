@@ -9,10 +9,10 @@ reported, not fatal, while a primary that does not answer is an error (no total 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from llmcache_cli.client import Node, RedisHandle
+from llmcache_cli.client import Node, RedisHandle, detect_features
 from llmcache_cli.errors import RedisOperationError
 
 PRIMARY = "primary"
@@ -24,7 +24,8 @@ class NodeInfo:
     name: str
     role: str  # PRIMARY or REPLICA
     primary: str | None  # a replica's primary, as host:port (INFO replication)
-    version: str
+    product: str  # "redis" or "valkey" (see server_identity)
+    version: str  # the product's own version (Valkey's, not its Redis-compatibility string)
     mode: str  # standalone, cluster, sentinel
     uptime_seconds: int
     used_memory_bytes: int
@@ -58,6 +59,7 @@ class UnreachableNode:
 
 @dataclass(frozen=True)
 class ServerFigures:
+    product: str  # "redis", "valkey", or "redis, valkey" when the nodes differ
     version: str
     mode: str
     nodes: int
@@ -71,6 +73,8 @@ class ServerFigures:
     mem_fragmentation_bytes: int | None
     connected_clients: int
     ops_per_sec: int
+    # newer-server features by name (llmcache_cli.features): True, False, None (cannot tell)
+    features: Mapping[str, bool | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -116,6 +120,22 @@ def _text(info: Mapping[str, Any], name: str, default: str = "unknown") -> str:
     return default if value is None else str(value)
 
 
+def server_identity(info: Mapping[str, Any]) -> tuple[str, str, str]:
+    """(product, its own version, mode) from ``INFO server``, for Redis and Valkey alike.
+
+    Valkey keeps ``redis_version`` at the Redis release it is compatible with (7.2.4) and gives
+    its own in ``valkey_version`` and ``server_name``; it says ``server_mode`` where Redis says
+    ``redis_mode`` (Valkey 8 has both).
+    """
+    name = _text(info, "server_name", "").lower()
+    if "valkey_version" in info or name == "valkey":
+        product, version = "valkey", _text(info, "valkey_version", _text(info, "redis_version"))
+    else:
+        product, version = name or "redis", _text(info, "redis_version")
+    mode = _text(info, "server_mode", _text(info, "redis_mode", "standalone"))
+    return product, version, mode
+
+
 def database_of(node: Node) -> int:
     return int(node.client.connection_pool.connection_kwargs.get("db", 0) or 0)
 
@@ -131,12 +151,14 @@ def node_info(node: Node) -> NodeInfo:
     frag_bytes = info.get("mem_fragmentation_bytes")
     replica = _text(info, "role", "master") == "slave"
     primary = f"{_text(info, 'master_host')}:{_int(info, 'master_port')}" if replica else None
+    product, version, mode = server_identity(info)
     return NodeInfo(
         name=node.name,
         role=REPLICA if replica else PRIMARY,
         primary=primary,
-        version=_text(info, "redis_version"),
-        mode=_text(info, "redis_mode", "standalone"),
+        product=product,
+        version=version,
+        mode=mode,
         uptime_seconds=_int(info, "uptime_in_seconds"),
         used_memory_bytes=_int(info, "used_memory"),
         used_memory_peak_bytes=_int(info, "used_memory_peak"),
@@ -179,15 +201,26 @@ def gather_replicas(handle: RedisHandle) -> tuple[tuple[NodeInfo, ...], tuple[Un
     return tuple(found), tuple(missing)
 
 
-def server_figures(nodes: Sequence[NodeInfo]) -> ServerFigures:
+def features(handle: RedisHandle) -> Mapping[str, bool | None]:
+    """What the first primary can do beyond the oldest supported server (see features.py)."""
+    node = handle.nodes[0]
+    with handle.translated(node):
+        return detect_features(node.client).present
+
+
+def server_figures(
+    nodes: Sequence[NodeInfo], found: Mapping[str, bool | None] | None = None
+) -> ServerFigures:
     used = sum(n.used_memory_bytes for n in nodes)
     rss = sum(n.used_memory_rss_bytes for n in nodes)
     policies = {n.maxmemory_policy for n in nodes}
+    products = sorted({n.product for n in nodes})
     versions = sorted({n.version for n in nodes})
     ratios = [n.mem_fragmentation_ratio for n in nodes]
     frag_bytes = [n.mem_fragmentation_bytes for n in nodes]
     ratio = ratios[0] if len(nodes) == 1 else round(rss / used, 2) if used and None not in ratios else None
     return ServerFigures(
+        product=", ".join(products),
         version=", ".join(versions),
         mode=nodes[0].mode if len({n.mode for n in nodes}) == 1 else "mixed",
         nodes=len(nodes),
@@ -203,6 +236,7 @@ def server_figures(nodes: Sequence[NodeInfo]) -> ServerFigures:
         mem_fragmentation_bytes=None if None in frag_bytes else sum(b or 0 for b in frag_bytes),
         connected_clients=sum(n.connected_clients for n in nodes),
         ops_per_sec=sum(n.ops_per_sec for n in nodes),
+        features=dict(found or {}),
     )
 
 

@@ -89,7 +89,7 @@ def collect_stats(
     else:
         seen = [ns.namespace for ns in breakdown.namespaces if ns.data_type is not None]
         llm = counters.lookup_counters(handle, [*DATA_TYPES, *seen])
-    server = serverinfo.server_figures(nodes)
+    server = serverinfo.server_figures(nodes, serverinfo.features(handle))
     replicas, unreachable = serverinfo.gather_replicas(handle)
     return StatsReport(
         server=server,

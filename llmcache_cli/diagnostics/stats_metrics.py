@@ -104,9 +104,15 @@ def _group(
 def families(report: StatsReport) -> list[Metric]:
     """Every metric of the report."""
     server, keyspace = report.server, report.keyspace
-    info = {"version": server.version, "mode": server.mode, "maxmemory_policy": server.maxmemory_policy}
+    info = {
+        "product": server.product,
+        "version": server.version,
+        "mode": server.mode,
+        "maxmemory_policy": server.maxmemory_policy,
+    }
     exact = "exact" if report.breakdown.exact else "estimated from a sample"
-    out = [m for m in [family("server_info", GAUGE, "Redis server facts as labels.", [(info, 1)])] if m]
+    facts = family("server_info", GAUGE, "Server facts as labels (product: redis or valkey).", [(info, 1)])
+    out = [facts] if facts is not None else []
     out += _group(SERVER_METRICS, [({}, server)], exact)
     out += _group(KEYSPACE_METRICS, [({}, keyspace)], exact)
     out += _group(LLM_METRICS, [({"namespace": r.namespace}, r) for r in report.llm.namespaces], exact)

@@ -31,6 +31,7 @@ def _node_json(node: NodeInfo) -> dict[str, Any]:
         "name": node.name,
         "role": node.role,
         "primary": node.primary,
+        "product": node.product,
         "version": node.version,
         "uptime_seconds": node.uptime_seconds,
         "keys": node.keys,
@@ -54,6 +55,7 @@ def as_json(report: StatsReport) -> dict[str, Any]:
     total_memory = sum(ns.memory_bytes for ns in memory.namespaces)
     return {
         "server": {
+            "product": server.product,
             "version": server.version,
             "mode": server.mode,
             "nodes": server.nodes,
@@ -66,6 +68,7 @@ def as_json(report: StatsReport) -> dict[str, Any]:
             "mem_fragmentation_ratio": server.mem_fragmentation_ratio,
             "connected_clients": server.connected_clients,
             "ops_per_sec": server.ops_per_sec,
+            "features": dict(server.features),
         },
         "keyspace": {
             "keys": keyspace.keys,

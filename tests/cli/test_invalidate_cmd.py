@@ -241,9 +241,13 @@ def test_server_failure_half_way_exits_1_and_a_rerun_finishes(
     assert len(line.splitlines()) == 1 and "before the server failed" in line and "rerun" in line
     done = int(line.split("deleted ")[1].split(" of ")[0])
     assert 0 < done < 1000
+    # What was said is what is known deleted. Redis 6.2 may still run the batch whose reply
+    # timed out once the pause lifts (7.0+ and Valkey drop it with the closed connection).
+    gone = 1000 - sum(k.startswith(b"analysis:stock:AAPL:") for k in keyspace(real_redis))
+    assert done <= gone <= done + 100
     monkeypatch.undo()
     rerun = json_of(cli("--url", redis_url, "invalidate", "AAPL", "--yes", "--json"))
-    assert rerun["deleted"] == 1000 - done
+    assert rerun["deleted"] == 1000 - gone
     assert all(k.startswith(b"analysis:stock:MSFT:") for k in keyspace(real_redis))
     assert len(keyspace(real_redis)) == 1000
 

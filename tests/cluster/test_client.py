@@ -34,7 +34,8 @@ USERS = {
     # INFO and CLUSTER are @dangerous / not @read: only the MOVED probe can tell
     "reader": ["+@read", "+ping", "-@dangerous"],
     # what llmcache needs in a cluster to look (not delete): read commands plus the slot map
-    "clreader": ["+@read", "+ping", "+cluster|slots", "+cluster|shards", "+command", "-@dangerous"],
+    # (-@dangerous first: on Redis 6.2 it takes away the whole CLUSTER command, grants included)
+    "clreader": ["+@read", "+ping", "-@dangerous", "+cluster|slots", "+cluster|shards", "+command"],
     "pingonly": ["+ping"],
 }
 

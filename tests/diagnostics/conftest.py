@@ -6,6 +6,7 @@ import pytest
 import redis
 
 from llmcache_cli.client import ClientOptions, RedisHandle, connect
+from tests.cli.conftest import cli  # noqa: F401  (the in-process CLI runner)
 from tests.diagnostics.mixed import Mixed, build_mixed
 
 

@@ -24,7 +24,8 @@ def test_keyspace_figures_are_exact(real_redis: redis.Redis, handle: RedisHandle
     assert report.keyspace.keys == real_redis.dbsize() == mixed.keys
     assert report.keyspace.keys_with_ttl == info["db0"]["expires"] == mixed.keys - mixed.no_ttl
     assert report.keyspace.hit_rate is None  # stats were reset: no hits, no misses, no made-up rate
-    assert report.server.version == info["redis_version"] and report.server.nodes == 1
+    assert report.server.version == info.get("valkey_version", info["redis_version"])
+    assert report.server.nodes == 1
     assert report.server.maxmemory_policy == "noeviction"
     real_redis.get("analysis:stock:AAPL:v1")
     real_redis.get("missing")
@@ -125,6 +126,7 @@ def test_ctrl_c_during_full_scan(real_redis: redis.Redis, handle: RedisHandle) -
 
 
 SERVER = dict(
+    product="redis",
     version="7.0.15",
     mode="standalone",
     nodes=1,

@@ -23,8 +23,11 @@ PASSWORD = "tls-Pa55!"
 
 
 @pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RedisServer, int, TLSFiles]]:
-    """A server with a plain port (for set-up) and a TLS port that requires the password."""
+def tls(
+    tmp_path_factory: pytest.TempPathFactory, tls_capable: None
+) -> Iterator[tuple[RedisServer, int, TLSFiles]]:
+    """A server with a plain port (for set-up) and a TLS port that requires the password
+    (skipped, with the server's reason, on a build without TLS)."""
     certs = make_certs(tmp_path_factory.mktemp("certs"))
     port = free_port()
     tls_args = ["--tls-port", str(port), "--tls-cert-file", str(certs.cert), "--tls-key-file"]

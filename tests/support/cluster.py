@@ -1,12 +1,12 @@
 """A real local Redis Cluster for the tests: 3 primaries with one replica each.
 
-Six ``redis-server`` processes with ``--cluster-enabled yes`` on free ports (whose bus ports,
-port + 10000, are free too), joined with ``redis-cli --cluster create ... --cluster-yes``.
+Six server processes (``tests.support.servers.REDIS_SERVER``: Redis or Valkey) with
+``--cluster-enabled yes`` on free ports (whose bus ports, port + 10000, are free too), joined
+with that server's own cli: ``redis-cli`` (or ``valkey-cli``) ``--cluster create ... --cluster-yes``.
 """
 
 from __future__ import annotations
 
-import shutil
 import signal
 import subprocess
 import time
@@ -15,9 +15,7 @@ from pathlib import Path
 
 import redis
 
-from tests.support.servers import RedisServer, free_port
-
-REDIS_CLI = shutil.which("redis-cli") or "/usr/bin/redis-cli"
+from tests.support.servers import REDIS_CLI, RedisServer, free_port
 
 
 @dataclass

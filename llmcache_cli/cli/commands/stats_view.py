@@ -66,7 +66,7 @@ def server_table(report: StatsReport) -> Table:
     return _pairs(
         "Server",
         [
-            ("version", f"{server.version} ({mode})"),
+            ("version", f"{server.product} {server.version} ({mode})"),
             ("uptime", human_duration(server.uptime_seconds)),
             (
                 "memory used / peak",
