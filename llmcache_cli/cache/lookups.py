@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from llmcache_cli.cache.near import NearCache
 
 Read = tuple[Any, Any, int]
+log = logging.getLogger("llmcache_cli.cache")
 
 
 class LookupPipeline:
@@ -62,6 +64,14 @@ class LookupPipeline:
         if not batch:
             return
         self.batches += 1
+        unsendable = [key for key in batch if not _sendable(key)]
+        for key in unsendable:  # a key no Redis command can carry is a miss, alone
+            log.warning("cache key %r is not UTF-8 text: treated as a miss", key)
+            self._resolve({key: batch.pop(key)}, None, None, 0)
+        if batch:
+            self._send(batch)
+
+    def _send(self, batch: dict[str, list[asyncio.Future[Read]]]) -> None:
         link = self.link
         wire = link.wire
         if wire is None or wire.closed or link.closed:
@@ -155,6 +165,14 @@ class LookupPipeline:
             self._resolve(batch, None, None, seq)
         else:
             self._resolve(batch, got[0], got[1], seq)
+
+
+def _sendable(key: str) -> bool:
+    try:
+        key.encode("utf-8")
+    except (UnicodeError, AttributeError):
+        return False
+    return True
 
 
 def _time_out(wire: Wire, future: asyncio.Future[Any], deadline: float) -> None:

@@ -390,3 +390,18 @@ def test_unix_socket_password_and_database(tmp_path: Path, settings: Settings) -
         assert admin.exists("analysis:stock:SOCK:v1") and not server.admin().exists("analysis:stock:SOCK:v1")
     finally:
         server.stop()
+
+
+def test_a_key_that_is_not_utf8_is_a_miss_alone(
+    redis_url: str, real_redis: redis.Redis, settings: Settings
+) -> None:
+    async def go() -> list[Any]:
+        async with CacheService(redis_url, settings=settings) as cache:
+            await cache.set("analysis:stock:OK:v1", "fine", ttl=60)
+            return list(
+                await asyncio.gather(
+                    cache.get("analysis:stock:\udcff:v1", MISSING), cache.get("analysis:stock:OK:v1")
+                )
+            )
+
+    assert run(go()) == [MISSING, "fine"]
