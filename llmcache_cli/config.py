@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from llmcache_cli.errors import ConfigError
+from llmcache_cli.segments import InvalidKeyPart, check_segment
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -51,6 +52,16 @@ BY_TYPE_TTL: Mapping[str, int] = {
 # SPEC section 5: the seed's SmartCache table (market open / closed), where it has an entry.
 MARKET_OPEN_TTL: Mapping[str, int] = {"fundamental": 3600, "sentiment": 900, "technical": 300}
 MARKET_CLOSED_TTL: Mapping[str, int] = {"fundamental": 86400, "sentiment": 3600, "technical": 1800}
+
+
+def check_version(value: object, what: str = "cache version") -> str:
+    """The one rule for a cache version, wherever one is given (``[cache] version``,
+    ``llmcache purge-version``, ``Invalidator.purge_version``): any single key segment
+    (``v1``, ``2024-06``). A writer appends it as the key's last segment."""
+    try:
+        return check_segment(value, what)  # type: ignore[arg-type]
+    except InvalidKeyPart as exc:
+        raise ConfigError(str(exc), hint="a cache version is one key segment, e.g. v2 or 2024-06") from None
 
 
 @dataclass(frozen=True)
@@ -223,7 +234,7 @@ def settings_from_mapping(data: Mapping[str, Any], source: Path | None = None) -
             keys, "keys.stock_entities", "stock_entities", base.stock_entities, allow_empty=False
         ),
         hash_tag=reader.hash_tag(keys, base.hash_tag),
-        cache_version=reader.string(cache, "cache.version", "version", base.cache_version),
+        cache_version=reader.version(cache, "cache.version", "version", base.cache_version),
         timeout_seconds=reader.positive_float(
             redis_section, "redis.timeout", "timeout", base.timeout_seconds, maximum=MAX_TIMEOUT_SECONDS
         ),
@@ -281,6 +292,13 @@ class _Reader:
                 hint='use "always" for a Redis Cluster (symbols become hash tags), "never" otherwise',
             )
         return self.choice(keys, "keys.hash_tag", "hash_tag", ("always", "never"), default)
+
+    def version(self, data: Mapping[str, Any], name: str, key: str, default: str) -> str:
+        value = data.get(key, default)
+        try:
+            return check_version(value, name)
+        except ConfigError as exc:
+            raise ConfigError(f"{self.where}: {exc.message}", hint=exc.hint) from None
 
     def choice(
         self, data: Mapping[str, Any], name: str, key: str, options: tuple[str, ...], default: str

@@ -21,49 +21,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from llmcache_cli.config import DATA_TYPES, DEFAULT_DATA_TYPE
+from llmcache_cli.segments import SEPARATOR as SEPARATOR
+from llmcache_cli.segments import InvalidKeyPart as InvalidKeyPart
+from llmcache_cli.segments import check_segment as check_segment
+from llmcache_cli.segments import key_bytes as key_bytes
+from llmcache_cli.segments import key_text as key_text
 
-SEPARATOR = ":"
 DEFAULT_STOCK_ENTITY = "stock"
-KEY_PATTERNS: tuple[str, ...] = ("symbol", "data-hash", "time-bucket", "model")
-_VERSION_RE = re.compile(r"^v\d+$")
 _GLOB_SPECIALS = re.compile(r"([*?\[\]\\])")
-_SURROGATES = re.compile("[\ud800-\udfff]")
 HASH_HEX_CHARS = 16
-
-
-class InvalidKeyPart(ValueError):
-    """A key part that cannot be used (empty, holds ':' or control characters, not UTF-8)."""
-
-
-def check_segment(value: str, what: str) -> str:
-    """Validate one key segment given by a user or caller; return it unchanged."""
-    if not isinstance(value, str) or value == "":
-        raise InvalidKeyPart(f"{what} must be a non-empty string")
-    if SEPARATOR in value:
-        raise InvalidKeyPart(f"{what} {value!r} must not contain ':'")
-    if any(ord(c) < 32 or ord(c) == 127 for c in value):
-        raise InvalidKeyPart(f"{what} {value!r} must not contain control characters")
-    if _SURROGATES.search(value):  # bytes typed in a shell that are not UTF-8 (see key_bytes)
-        raise InvalidKeyPart(f"{what} '{key_text(value)}' must be UTF-8 text")
-    if value.startswith("{") or value.endswith("}"):
-        raise InvalidKeyPart(f"{what} {value!r} must not start with '{{' or end with '}}' (hash tag)")
-    return value
-
-
-def key_bytes(key: str | bytes) -> bytes:
-    """A key or SCAN pattern as the bytes Redis holds: UTF-8, except that the surrogate escapes
-    Python makes of command-line bytes that are not UTF-8 (``raw:\\udcff``) become those bytes
-    again (``os.fsencode``'s rule), so a key typed in a shell is the key stored."""
-    return key if isinstance(key, bytes) else key.encode("utf-8", "surrogateescape")
-
-
-def key_text(key: str | bytes) -> str:
-    """A key or pattern for display and JSON: always valid text, bytes that are not UTF-8
-    shown as ``\\x..`` escapes (a lone surrogate no shell makes, as ``\\ud800``)."""
-    try:
-        return key_bytes(key).decode("utf-8", "backslashreplace")
-    except UnicodeEncodeError:
-        return str(key).encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def escape_glob(text: str) -> str:
@@ -206,20 +172,6 @@ def time_bucket_key(
     return build_key(namespace, entity, symbol, bucket, *extra, hash_tag=hash_tag)
 
 
-def model_key(
-    namespace: str,
-    symbol: str,
-    model: str,
-    version: str | None = None,
-    *,
-    entity: str = DEFAULT_STOCK_ENTITY,
-    hash_tag: bool = False,
-) -> str:
-    """``analysis:stock:AAPL:model:claude-3-5``: one entry per model."""
-    extra = (version,) if version else ()
-    return build_key(namespace, entity, symbol, "model", model, *extra, hash_tag=hash_tag)
-
-
 # ---------------------------------------------------------------------------------------------
 # Parsing
 
@@ -238,11 +190,10 @@ class ParsedKey:
 
     @property
     def version(self) -> str | None:
-        """The last qualifier of the form ``v<digits>``, if any."""
-        for q in reversed(self.qualifiers):
-            if _VERSION_RE.match(q):
-                return q
-        return None
+        """The cache version a writer appends last (``analysis:stock:AAPL:v1``,
+        ``...:a1b2c3:2024-06``): the last qualifier, None without one. Any segment the
+        configuration accepts is a version (``config.check_version``)."""
+        return self.qualifiers[-1] if self.qualifiers else None
 
     def symbol(self, stock_entities: Iterable[str] = (DEFAULT_STOCK_ENTITY,)) -> str | None:
         """The symbol when the entity is a stock entity, else None."""

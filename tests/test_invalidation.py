@@ -208,7 +208,8 @@ def test_bad_filters_and_symbols_are_usage_errors() -> None:
         lambda: symbols("{AAPL}"),
         lambda: symbols(""),
         lambda: inv.symbol_targets([], {"stock"}),
-        lambda: inv.version_target("1"),
+        lambda: inv.version_target("a:b"),
+        lambda: inv.version_target(""),
         lambda: inv.version_target("v1", "a:b"),
     ):
         with pytest.raises(UsageError):

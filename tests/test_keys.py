@@ -25,12 +25,18 @@ from llmcache_cli.keys import (
     key_bytes,
     key_has_symbol,
     key_text,
-    model_key,
     parse_key,
     symbol_key,
     symbol_match_patterns,
     time_bucket_key,
 )
+
+
+def model_key(namespace: str, symbol: str, model: str, version: str | None = None) -> str:
+    """The fourth key pattern, one entry per model; the library has no builder of its own for
+    it (``build_key`` with a ``model`` qualifier), so the schema test spells it here."""
+    extra = (version,) if version else ()
+    return build_key(namespace, "stock", symbol, "model", model, *extra)
 
 
 def test_four_patterns_and_version() -> None:

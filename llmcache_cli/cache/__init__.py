@@ -17,7 +17,7 @@ from llmcache_cli.cache.costs import estimate_tokens, price_call, record_usage
 from llmcache_cli.cache.counters import CacheStats
 from llmcache_cli.cache.decorator import cached
 from llmcache_cli.cache.entries import Lookup
-from llmcache_cli.cache.invalidation import InvalidationResult, Invalidator
+from llmcache_cli.cache.invalidator import InvalidationResult, Invalidator
 from llmcache_cli.cache.service import CacheService
 from llmcache_cli.cache.trace import TRACE_FIELDS, TraceRecord, read_trace
 

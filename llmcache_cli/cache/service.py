@@ -31,7 +31,7 @@ from llmcache_cli.envelope import encode_envelope
 from llmcache_cli.keys import DEFAULT_STOCK_ENTITY, build_key
 
 if TYPE_CHECKING:
-    from llmcache_cli.cache.invalidation import Invalidator
+    from llmcache_cli.cache.invalidator import Invalidator
 
 log = logging.getLogger("llmcache_cli.cache")
 
@@ -177,9 +177,9 @@ class CacheService:
     @property
     def invalidation(self) -> Invalidator:
         """Event and version invalidation helpers (``on_earnings``, ``on_news``, ...)."""
-        from llmcache_cli.cache.invalidation import Invalidator
+        from llmcache_cli.cache.invalidator import Invalidator
 
-        return Invalidator(self)
+        return Invalidator(self._link, self.settings)
 
     # -----------------------------------------------------------------------------------------
     # Shared with the decorator

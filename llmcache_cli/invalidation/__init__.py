@@ -1,5 +1,7 @@
-"""Safe invalidation (SPEC sections 2 and 6): delete exactly a symbol's, a glob's or an old
-cache version's keys, with a preview of what goes (count, memory, $ to regenerate).
+"""The one invalidation core: delete exactly a symbol's, a glob's or an old cache version's
+keys, with a preview of what goes (count, memory, $ to regenerate). The CLI runs it through
+``engine`` (node by node, with previews); the library (``cache.invalidator``) uses the same
+selection, exact test and deletion commands through its async client.
 
 ``selection`` says what to remove (SCAN patterns plus an exact test); ``engine`` finds it (SCAN
 or the per-symbol index) and deletes as it goes; ``deletion`` deletes a confirmed preview and
@@ -7,7 +9,7 @@ words partial failures; ``results`` holds the frozen figures. The CLI (``llmcach
 ``llmcache purge-version``) only parses and renders.
 """
 
-from llmcache_cli.invalidation.deletion import delete_previewed, unlink_groups
+from llmcache_cli.invalidation.deletion import delete_previewed, deletion_commands, unlink_groups
 from llmcache_cli.invalidation.engine import SCAN_COUNT, plan, run
 from llmcache_cli.invalidation.results import (
     Invalidation,
@@ -21,6 +23,7 @@ from llmcache_cli.invalidation.selection import (
     Target,
     data_type_filter,
     is_catch_all,
+    known_data_types,
     pattern_target,
     symbol_targets,
     version_target,
@@ -37,7 +40,9 @@ __all__ = [
     "TargetResult",
     "data_type_filter",
     "delete_previewed",
+    "deletion_commands",
     "is_catch_all",
+    "known_data_types",
     "pattern_target",
     "plan",
     "run",

@@ -1,5 +1,12 @@
-"""UNLINK in pipelined batches (sent through ``scan.fetch``), and what a deletion that stops
-half-way reports.
+"""What deleting a batch of confirmed keys sends, for the CLI and the library alike, and what a
+deletion that stops half-way reports.
+
+``deletion_commands`` is the whole rule: ``UNLINK`` the keys (one per hash slot in a cluster)
+and ``SREM`` each key that has a symbol from that symbol's index set, so that every deletion,
+whatever selected the keys (a symbol, an event, a glob, a cache version), leaves each index
+exactly the keys that still exist. Only the transport differs: the CLI sends the commands node
+by node through ``scan.fetch`` (an index set on another node gets its own round trip), the
+library through its async client.
 
 A deletion interrupted by a server failure or Ctrl-C says how many keys are already gone and
 that a rerun finishes the job: deleted keys are simply not found again, so rerunning the same
@@ -12,16 +19,19 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
+import redis.exceptions as rex
 from redis.crc import key_slot
 
 from llmcache_cli.client import RedisHandle
 from llmcache_cli.errors import PartialFailure, PermissionDenied, RedisOperationError
 from llmcache_cli.invalidation.results import Invalidation, InvalidationInterrupted, TargetResult
+from llmcache_cli.keys import InvalidKeyPart, parse_key, symbol_index_key
 from llmcache_cli.scan import fetch
 
 KEY_BATCH = 1000
 Progress = Callable[[int], None]
 K = TypeVar("K", str, bytes)
+Command = tuple[Any, ...]
 
 
 def unlink_groups(keys: Sequence[bytes], cluster: bool) -> list[list[bytes]]:
@@ -42,39 +52,65 @@ def by_node(handle: RedisHandle, keys: Iterable[K]) -> dict[int, list[K]]:
     return out
 
 
-def index_keys_on(
-    handle: RedisHandle, index_keys: Sequence[str], node_i: int
-) -> tuple[list[str], dict[int, list[str]]]:
-    """Split a symbol's index keys into those on node ``node_i`` (their SREM rides in that
+def index_removals(keys: Iterable[bytes], entities: Iterable[str]) -> dict[str, list[bytes]]:
+    """Each key that has a symbol (a stock entity), under its symbol's index set: the sets a
+    deletion must SREM from (SREM of a set that does not exist costs nothing)."""
+    stock_entities = frozenset(entities)
+    out: dict[str, list[bytes]] = {}
+    for key in keys:
+        parsed = parse_key(key)
+        symbol = parsed.symbol(stock_entities) if parsed else None
+        if parsed is None or symbol is None:
+            continue
+        try:
+            index_key = symbol_index_key(symbol, parsed.entity)
+        except InvalidKeyPart:  # e.g. "{AAPL": no writer could have given it an index
+            continue
+        out.setdefault(index_key, []).append(key)
+    return out
+
+
+def srem_commands(removals: Mapping[str, Sequence[bytes]]) -> list[Command]:
+    return [("SREM", index_key, *members) for index_key, members in removals.items() if members]
+
+
+def deletion_commands(keys: Sequence[bytes], cluster: bool, entities: Iterable[str]) -> list[Command]:
+    """Everything that deletes ``keys`` and keeps every symbol's index exact, in one pipeline
+    (the library's transport: its cluster client routes each command by its key)."""
+    return unlink_commands(keys, cluster) + srem_commands(index_removals(keys, entities))
+
+
+def removals_on(
+    handle: RedisHandle, removals: Mapping[str, list[bytes]], node_i: int
+) -> tuple[dict[str, list[bytes]], dict[int, dict[str, list[bytes]]]]:
+    """Split ``index_removals`` into the index sets on node ``node_i`` (their SREM rides in that
     node's pipeline) and the others, by node (a cluster whose entries are not hash-tagged)."""
-    elsewhere = by_node(handle, index_keys)
-    return elsewhere.pop(node_i, []), elsewhere
+    here: dict[str, list[bytes]] = {}
+    elsewhere: dict[int, dict[str, list[bytes]]] = {}
+    for index_key, members in removals.items():
+        node = handle.node_index(index_key)
+        (here if node == node_i else elsewhere.setdefault(node, {}))[index_key] = members
+    return here, elsewhere
 
 
-def unlink_commands(keys: Sequence[bytes], cluster: bool, index_keys: Sequence[str]) -> list[tuple[Any, ...]]:
-    """UNLINK ``keys`` (one per slot in a cluster), then SREM them from the symbol's index sets
-    on the same node (``index_keys``), to keep the index in step with the deletions."""
-    commands: list[tuple[Any, ...]] = [("UNLINK", *group) for group in unlink_groups(keys, cluster)]
-    return commands + [("SREM", index_key, *keys) for index_key in index_keys]
+def unlink_commands(keys: Sequence[bytes], cluster: bool) -> list[Command]:
+    """UNLINK ``keys``: one command per batch, one per hash slot in a cluster."""
+    return [("UNLINK", *group) for group in unlink_groups(keys, cluster)] if keys else []
 
 
-def unlinked(replies: Sequence[Any], index_keys: Sequence[str]) -> int:
-    """How many keys the UNLINKs of ``unlink_commands(..., index_keys)`` removed, from its
-    replies. They count even if another reply is an error: they ran on the server."""
-    return sum(r for r in replies[: len(replies) - len(index_keys)] if isinstance(r, int))
+def unlinked(replies: Sequence[Any], unlinks: int) -> int:
+    """How many keys the first ``unlinks`` commands (the UNLINKs) removed, from the replies.
+    They count even if another reply is an error: they ran on the server."""
+    return sum(r for r in replies[:unlinks] if isinstance(r, int))
 
 
-def srem_elsewhere(
-    handle: RedisHandle, elsewhere: Mapping[int, Sequence[str]], members: Sequence[bytes]
-) -> None:
+def srem_elsewhere(handle: RedisHandle, elsewhere: Mapping[int, Mapping[str, Sequence[bytes]]]) -> None:
     """Remove deleted keys from index sets that live on other nodes than the keys did
-    (``elsewhere`` as ``index_keys_on`` gives it)."""
-    if not members:
-        return
-    for node_i, keys in elsewhere.items():
+    (``elsewhere`` as ``removals_on`` gives it)."""
+    for node_i, removals in elsewhere.items():
         node = handle.nodes[node_i]
         with handle.translated(node):
-            check_replies(fetch(node, (), tail=[("SREM", k, *members) for k in keys], check=False).tail)
+            check_deletion(fetch(node, (), tail=srem_commands(removals), check=False).tail, 0)
 
 
 def check_replies(replies: Iterable[Any]) -> None:
@@ -82,6 +118,18 @@ def check_replies(replies: Iterable[Any]) -> None:
     for reply in replies:
         if isinstance(reply, Exception):
             raise reply
+
+
+def is_wrongtype(reply: object) -> bool:
+    return isinstance(reply, rex.ResponseError) and str(reply).startswith("WRONGTYPE")
+
+
+def check_deletion(replies: Sequence[Any], unlinks: int) -> None:
+    """Raise the first error of a deletion's replies (its ``unlinks`` UNLINKs first). An SREM
+    refused with WRONGTYPE is no error: that key is not an index set (something else wrote it),
+    so there is no index to keep in step."""
+    check_replies(replies[:unlinks])
+    check_replies(r for r in replies[unlinks:] if not is_wrongtype(r))
 
 
 _GRANT_HINT = "rerun as a user allowed to delete, or once the ACL allows it"
@@ -123,18 +171,19 @@ def delete_previewed(
     try:
         for result in preview.targets:
             before = deleted
-            index_keys = result.target.index_keys if result.planned.index_present else ()
             for node_i, node in enumerate(handle.nodes):
                 keys = [k for i, k in result.keys if i == node_i]
-                here, elsewhere = index_keys_on(handle, index_keys, node_i)
                 for start in range(0, len(keys), KEY_BATCH):
                     chunk = keys[start : start + KEY_BATCH]
-                    commands = unlink_commands(chunk, handle.is_cluster, here)
+                    unlinks = unlink_commands(chunk, handle.is_cluster)
+                    here, elsewhere = removals_on(
+                        handle, index_removals(chunk, result.target.entities), node_i
+                    )
                     with handle.translated(node):
-                        replies = fetch(node, (), tail=commands, check=False).tail
-                        deleted += unlinked(replies, here)
-                        check_replies(replies)
-                    srem_elsewhere(handle, elsewhere, chunk)
+                        replies = fetch(node, (), tail=unlinks + srem_commands(here), check=False).tail
+                        deleted += unlinked(replies, len(unlinks))
+                        check_deletion(replies, len(unlinks))
+                    srem_elsewhere(handle, elsewhere)
                     progress(len(chunk))
             done.append(
                 TargetResult(

@@ -7,28 +7,32 @@ anything is sent for them, then examined and deleted on that node's connection, 
 ``SCAN``, ``MEMORY USAGE`` and ``GET`` of the page's confirmed keys (for the preview figures:
 memory, and the $ to regenerate from the envelope's meta), and when deleting their ``UNLINK``
 and the ``SREM`` that keeps the symbol's index in step. A deletion counts each batch with nothing
-in flight, so a run that stops half-way says exactly how many keys are gone.
+in flight, so a run that stops half-way says exactly how many keys are gone. What a deletion
+sends is ``deletion``'s rule, shared with the library: every deleted key also leaves its
+symbol's index set, whatever selected it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-import redis.exceptions as rex
 
 from llmcache_cli.client import Node, RedisHandle
 from llmcache_cli.envelope import decode_entry
 from llmcache_cli.errors import PartialFailure, RedisOperationError
 from llmcache_cli.invalidation.deletion import (
     KEY_BATCH,
+    Command,
     Progress,
     by_node,
+    check_deletion,
     check_replies,
     deletion_failed,
-    index_keys_on,
+    index_removals,
     interrupted,
+    is_wrongtype,
+    removals_on,
+    srem_commands,
     srem_elsewhere,
     unlink_commands,
     unlinked,
@@ -78,10 +82,6 @@ def _index_sizes(handle: RedisHandle, index_keys: Sequence[str]) -> dict[str, in
             if replies[2 * i] in (b"set", "set") and isinstance(replies[2 * i + 1], int):
                 present[key] = replies[2 * i + 1]
     return present
-
-
-def _is_wrongtype(reply: object) -> bool:
-    return isinstance(reply, rex.ResponseError) and str(reply).startswith("WRONGTYPE")
 
 
 @dataclass
@@ -136,16 +136,17 @@ class _Run:
                 with self.handle.translated(node):
                     self._scan(i, node, pattern, tally, node_sizes[i] if i < len(node_sizes) else 0)
 
-    def _index_split(self, tally: _Tally, node_i: int) -> tuple[list[str], dict[int, list[str]]]:
-        """The target's index sets to keep in step: on this node (their SREM rides with the
-        UNLINK) and elsewhere, by node (a round trip of their own)."""
-        if not (self.delete and tally.planned.index_present):
-            return [], {}
-        return index_keys_on(self.handle, tally.planned.target.index_keys, node_i)
-
-    def _tail(self, keys: Sequence[bytes], here: Sequence[str]) -> list[tuple[Any, ...]]:
-        """UNLINK (one per slot in a cluster) and SREM from the index sets on this node."""
-        return unlink_commands(keys, self.handle.is_cluster, here) if self.delete and keys else []
+    def _deletion(
+        self, node_i: int, keys: Sequence[bytes], tally: _Tally
+    ) -> tuple[list[Command], int, dict[int, dict[str, list[bytes]]]]:
+        """What deleting ``keys`` (on node ``node_i``) sends in that node's pipeline, how many of
+        those commands are UNLINKs, and the index sets on other nodes to SREM from afterwards."""
+        if not (self.delete and keys):
+            return [], 0, {}
+        unlinks = unlink_commands(keys, self.handle.is_cluster)
+        removals = index_removals(keys, tally.planned.target.entities)
+        here, elsewhere = removals_on(self.handle, removals, node_i)
+        return unlinks + srem_commands(here), len(unlinks), elsewhere
 
     def _keep(self, node_i: int, tally: _Tally) -> Callable[[bytes], bool]:
         """The exact test; a preview also counts each key once (SCAN may return a key twice; a
@@ -163,16 +164,11 @@ class _Run:
 
         return keep
 
-    def _absorb(
-        self,
-        node_i: int,
-        batch: Batch,
-        tally: _Tally,
-        here: Sequence[str],
-        elsewhere: Mapping[int, Sequence[str]],
-    ) -> None:
-        """Count one batch, whose tail is ``unlink_commands(..., here)`` when deleting."""
-        tally.deleted += unlinked(batch.tail, here)  # first: they ran even if another reply failed
+    def _absorb(self, node_i: int, batch: Batch, tally: _Tally) -> None:
+        """Count one batch, whose tail is ``self._deletion(node_i, batch.keys, tally)`` when
+        deleting."""
+        _, unlinks, elsewhere = self._deletion(node_i, batch.keys, tally)
+        tally.deleted += unlinked(batch.tail, unlinks)  # first: they ran even if another reply failed
         replies = batch.replies
         for i, key in enumerate(batch.keys):
             memory, raw = replies[2 * i], replies[2 * i + 1]
@@ -182,7 +178,7 @@ class _Run:
             tally.matched += 1
             tally.memory_bytes += int(memory)
             if isinstance(raw, Exception):
-                if not _is_wrongtype(raw):  # a hash, list, ... has no envelope: costs nothing
+                if not is_wrongtype(raw):  # a hash, list, ... has no envelope: costs nothing
                     raise raw
             elif raw is not None:
                 tally.regen_cost_usd += decode_entry(raw).cost_usd
@@ -190,11 +186,10 @@ class _Run:
                 tally.keys.append((node_i, key))
             if len(self.samples) < SAMPLE_KEYS:
                 self.samples.append(key_text(key))
-        check_replies(batch.tail)
-        srem_elsewhere(self.handle, elsewhere, batch.keys)
+        check_deletion(batch.tail, unlinks)
+        srem_elsewhere(self.handle, elsewhere)
 
     def _scan(self, node_i: int, node: Node, pattern: str, tally: _Tally, budget: int) -> None:
-        here, elsewhere = self._index_split(tally, node_i)
         left = [budget]  # the node's DBSIZE, handed out to the progress bar page by page
 
         def on_page(scanned: int) -> None:
@@ -209,7 +204,7 @@ class _Run:
             match=pattern,
             count=self.count,
             keep=self._keep(node_i, tally),
-            tail=lambda keys: self._tail(keys, here),
+            tail=lambda keys: self._deletion(node_i, keys, tally)[0],
             on_page=on_page,
             # A deletion leaves nothing in flight while it counts a batch, so a run that stops
             # there knows exactly which UNLINKs ran; a preview may overlap its round trips.
@@ -217,7 +212,7 @@ class _Run:
             check=False,
         )
         for batch in batches:
-            self._absorb(node_i, batch, tally, here, elsewhere)
+            self._absorb(node_i, batch, tally)
         if left[0]:
             self.progress(left[0])  # keys deleted or expired since DBSIZE: the bar still ends full
 
@@ -228,7 +223,7 @@ class _Run:
             with self.handle.translated(node):
                 batch = fetch(node, [key_bytes(k) for k in index_keys], SMEMBERS, check=False)
                 for reply in batch.replies:
-                    if not _is_wrongtype(reply):  # an index that is not a set is no index
+                    if not is_wrongtype(reply):  # an index that is not a set is no index
                         check_replies([reply])
                         members.update(reply)
         tally.examined = len(members)
@@ -238,12 +233,12 @@ class _Run:
             node = self.handle.nodes[node_i]
             keep = self._keep(node_i, tally)
             confirmed = [key for key in keys if keep(key)]  # keys: distinct members
-            here, elsewhere = self._index_split(tally, node_i)
             for start in range(0, len(confirmed), KEY_BATCH):
                 chunk = confirmed[start : start + KEY_BATCH]
                 with self.handle.translated(node):
-                    batch = fetch(node, chunk, MEMORY_AND_GET, self._tail(chunk, here), check=False)
-                    self._absorb(node_i, batch, tally, here, elsewhere)
+                    tail = self._deletion(node_i, chunk, tally)[0]
+                    batch = fetch(node, chunk, MEMORY_AND_GET, tail, check=False)
+                    self._absorb(node_i, batch, tally)
         self.progress(len(members))
 
 

@@ -9,12 +9,11 @@ llmcache's own bookkeeping keys (``llmcache:...``).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from llmcache_cli.config import DATA_TYPES, DEFAULT_DATA_TYPE
+from llmcache_cli.config import DATA_TYPES, DEFAULT_DATA_TYPE, check_version
 from llmcache_cli.errors import UsageError
 from llmcache_cli.keys import (
     InvalidKeyPart,
@@ -27,13 +26,13 @@ from llmcache_cli.keys import (
     symbol_match_patterns,
 )
 
-# SPEC section 4: an earnings release invalidates the symbol's analysis and fundamental (and
-# earnings) entries; major news invalidates its sentiment entries.
+# The events a bot reacts to (docs/design.md, "Invalidation"): an earnings release makes the
+# symbol's analysis, fundamental and earnings entries stale; major news its sentiment entries.
+# The library (Invalidator.on_earnings / on_news) and the CLI (--event) both read this table.
 EVENT_DATA_TYPES: dict[str, tuple[str, ...]] = {
     "earnings": ("analysis", "fundamental", "earnings"),
     "news": ("sentiment",),
 }
-_VERSION_RE = re.compile(r"^v\d+$")
 
 Kind = Literal["symbol", "pattern", "version"]
 
@@ -68,6 +67,22 @@ class Target:
             return parsed.symbol(self.entities) == self.symbol
         return parsed.version == self.version and self.namespace in (None, parsed.namespace)
 
+    @property
+    def scope(self) -> str:
+        """What else narrows the target, for display: its data types, or a version's namespace."""
+        if self.kind == "version":
+            return f"namespace {self.namespace}" if self.namespace is not None else "all namespaces"
+        return ",".join(sorted(self.data_types)) if self.data_types is not None else "all data types"
+
+
+def known_data_types(types: Iterable[str]) -> frozenset[str]:
+    """``types`` as a set, every one a known data type (else a usage error naming it)."""
+    chosen = tuple(types)
+    unknown = [t for t in chosen if t not in DATA_TYPES]
+    if unknown:
+        raise UsageError(f"unknown data type {unknown[0]!r}", hint="data types: " + ", ".join(DATA_TYPES))
+    return frozenset(chosen)
+
 
 def data_type_filter(types: Sequence[str] = (), event: str | None = None) -> frozenset[str] | None:
     """The data types to keep from ``--type`` (repeatable) or ``--event``; None means all."""
@@ -77,10 +92,7 @@ def data_type_filter(types: Sequence[str] = (), event: str | None = None) -> fro
         if event not in EVENT_DATA_TYPES:
             raise UsageError(f"unknown --event {event!r}", hint="events: " + ", ".join(EVENT_DATA_TYPES))
         return frozenset(EVENT_DATA_TYPES[event])
-    unknown = [t for t in types if t not in DATA_TYPES]
-    if unknown:
-        raise UsageError(f"unknown data type {unknown[0]!r}", hint="data types: " + ", ".join(DATA_TYPES))
-    return frozenset(types) if types else None
+    return known_data_types(types) if types else None
 
 
 def _narrow_namespace(data_types: frozenset[str] | None) -> str | None:
@@ -128,26 +140,44 @@ def is_catch_all(glob: str) -> bool:
     return glob.strip("*?") == ""
 
 
-def pattern_target(glob: str, data_types: frozenset[str] | None = None, allow_all: bool = False) -> Target:
-    """A raw SCAN glob, given explicitly with ``--pattern``; a catch-all needs ``--all``."""
+def pattern_target(
+    glob: str,
+    data_types: frozenset[str] | None = None,
+    allow_all: bool = False,
+    entities: Iterable[str] = ("stock",),
+) -> Target:
+    """A raw SCAN glob, given explicitly with ``--pattern``; a catch-all needs ``--all``.
+    ``entities`` only says which deleted keys have a per-symbol index to keep in step."""
     if is_catch_all(glob) and not allow_all:
         what = f"--pattern {glob!r}" if glob else "an empty --pattern"
         raise UsageError(
             f"refusing {what}: it would match every key",
             hint="add --all if you really mean every cache key; llmcache:* bookkeeping is always kept",
         )
-    return Target("pattern", key_text(glob or "*"), (glob or "*",), data_types=data_types)
+    return Target(
+        "pattern", key_text(glob or "*"), (glob or "*",), entities=frozenset(entities), data_types=data_types
+    )
 
 
-def version_target(version: str, namespace: str | None = None) -> Target:
-    """Every key whose cache version (its last ``v<digits>`` qualifier) is ``version``."""
-    if not _VERSION_RE.match(version):
-        raise UsageError(f"invalid version {version!r}", hint="a cache version looks like v1, v2, ...")
+def version_target(
+    version: str, namespace: str | None = None, entities: Iterable[str] = ("stock",)
+) -> Target:
+    """Every key whose cache version (its last segment, ``ParsedKey.version``) is ``version``.
+    A version is whatever ``[cache] version`` accepts (``config.check_version``): ``v1``,
+    ``2024-06``, ..."""
+    check_version(version)
     ns_glob = "*"
     if namespace is not None:
         try:
             ns_glob = escape_glob(check_segment(namespace, "namespace"))
         except InvalidKeyPart as exc:
             raise UsageError(f"invalid --namespace: {exc}") from None
-    # The version is a whole segment, so every such key contains ":v<digits>".
-    return Target("version", version, (f"{ns_glob}:*:{version}*",), version=version, namespace=namespace)
+    # The version is the last whole segment, so every such key ends with ":<version>".
+    return Target(
+        "version",
+        key_text(version),
+        (f"{ns_glob}:*:{escape_glob(version)}",),
+        entities=frozenset(entities),
+        version=version,
+        namespace=namespace,
+    )

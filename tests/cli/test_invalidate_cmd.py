@@ -143,7 +143,8 @@ def test_human_output(cli: Invoke, redis_url: str, keys: set[bytes]) -> None:
         ["invalidate", "AAPL", "--all", "--yes"],
         ["invalidate", "--yes"],
         ["invalidate", "AAPL", "--scan-count", "0", "--yes"],
-        ["purge-version", "1", "--yes"],
+        ["purge-version", "a:b", "--yes"],
+        ["purge-version", "{v1", "--yes"],
         ["purge-version", "v1", "--namespace", "a:b", "--yes"],
     ],
 )

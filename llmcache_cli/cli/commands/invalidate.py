@@ -38,7 +38,10 @@ Examples:
   llmcache invalidate --pattern 'chatbot:*' --yes --json
 """
 
-PURGE_HELP = """Delete every entry of an old cache version (the key's last vN segment).
+PURGE_HELP = """Delete every entry of an old cache version (the key's last segment).
+
+A version is anything [cache] version accepts (v1, 2024-06, ...): the keys the library wrote
+with it end in ":<version>".
 
 Same safety rules as invalidate: preview, confirmation on a terminal, --yes without one,
 --dry-run to look only.
@@ -47,7 +50,7 @@ Examples:
 
   llmcache purge-version v1 --dry-run
 
-  llmcache purge-version v1 --namespace analysis --yes --json
+  llmcache purge-version 2024-06 --namespace analysis --yes --json
 """
 
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Show what would be deleted; delete nothing.")]
@@ -112,7 +115,9 @@ def invalidate(
     if pattern is not None:
         if symbols:
             raise UsageError("give SYMBOLs or --pattern, not both")
-        targets: tuple[inv.Target, ...] = (inv.pattern_target(pattern, data_types, all_keys),)
+        targets: tuple[inv.Target, ...] = (
+            inv.pattern_target(pattern, data_types, all_keys, app.settings.stock_entities),
+        )
     else:
         if all_keys:
             raise UsageError("--all only confirms a catch-all --pattern", hint="e.g. --pattern '*' --all")
@@ -133,8 +138,9 @@ def purge_version(
     scan_count: ScanCountOpt = inv.SCAN_COUNT,
     url: UrlOpt = None,
 ) -> None:
-    targets = (inv.version_target(old, namespace),)
-    current = old == app_context(ctx, url).settings.cache_version
+    settings = app_context(ctx, url).settings
+    targets = (inv.version_target(old, namespace, settings.stock_entities),)
+    current = old == settings.cache_version
     note = f"note: {old} is the current cache version (cache.version): its entries will be recomputed"
     _guarded_delete(ctx, url, targets, dry_run, yes, json_out, scan_count, False, note if current else None)
 
@@ -191,7 +197,8 @@ def _guarded_delete(
 
 
 def to_json(result: inv.Invalidation) -> dict[str, Any]:
-    data_types = result.targets[0].target.data_types if result.targets else None
+    first = result.targets[0].target if result.targets else None
+    data_types = first.data_types if first is not None else None
     return {
         "dry_run": result.dry_run,
         "matched": result.matched,
@@ -201,6 +208,7 @@ def to_json(result: inv.Invalidation) -> dict[str, Any]:
         "method": result.method,
         "complete": result.complete,
         "data_types": sorted(data_types) if data_types is not None else None,
+        "namespace": first.namespace if first is not None else None,
         "targets": [
             {
                 "kind": t.target.kind,
@@ -263,15 +271,14 @@ def render(
 
 def _table(result: inv.Invalidation) -> Table:
     table = Table(show_edge=False, pad_edge=False)
-    for column in ("target", "data types", "found by", "keys", "memory", "$ to regenerate"):
+    for column in ("target", "scope", "found by", "keys", "memory", "$ to regenerate"):
         table.add_column(
             column, justify="right" if column in ("keys", "memory", "$ to regenerate") else "left"
         )
     for t in result.targets:
-        types = ",".join(sorted(t.target.data_types)) if t.target.data_types is not None else "all"
         table.add_row(
             t.target.label,
-            types,
+            t.target.scope,
             t.method,
             str(t.matched),
             human_bytes(t.memory_bytes),
