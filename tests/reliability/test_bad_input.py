@@ -196,10 +196,11 @@ USAGE: list[tuple[str, ...]] = [
     ("--url", U, "invalidate", "AAPL"),  # no terminal and no --yes: refuses
     # purge-version
     ("--url", U, "purge-version", "", "--yes"),
-    ("--url", U, "purge-version", "1", "--yes"),
-    ("--url", U, "purge-version", "v", "--yes"),
-    ("--url", U, "purge-version", "v-1", "--yes"),
-    ("--url", U, "purge-version", "v1*", "--yes"),
+    # (a version is any key segment [cache] version accepts: "1", "v-1", "2024-06" are fine)
+    ("--url", U, "purge-version", "v1:x", "--yes"),
+    ("--url", U, "purge-version", "{v1", "--yes"),
+    ("--url", U, "purge-version", "v1}", "--yes"),
+    ("--url", U, "purge-version", "v1\x01", "--yes"),
     ("--url", U, "purge-version", "v1", "--namespace", "", "--yes"),
     ("--url", U, "purge-version", "v1", "--namespace", "a:b", "--yes"),
     ("--url", U, "purge-version", "v1"),
