@@ -40,10 +40,6 @@ class ConfigError(UsageError):
     """The configuration file is missing, unreadable or invalid."""
 
 
-class NotImplementedYet(UsageError):
-    """A command named by the spec whose issue has not landed yet."""
-
-
 class RedisOperationError(LLMCacheError):
     """Anything that went wrong talking to Redis: exit 1."""
 

@@ -8,7 +8,7 @@ import typer
 
 from llmcache_cli import __version__
 from llmcache_cli.cli import lazy_params
-from llmcache_cli.cli.context import AppContext
+from llmcache_cli.cli.app_context import AppContext
 from llmcache_cli.cli.main import LLMCacheGroup
 from llmcache_cli.config import load_settings
 from llmcache_cli.urls import ClientOptions

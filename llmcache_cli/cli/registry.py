@@ -2,22 +2,18 @@
 
 Importing every command would put redis-py, numpy and the holiday calendar on the start-up path
 of every invocation (~0.5 s); here ``llmcache policy`` imports the calendar, ``llmcache stats``
-imports redis-py, and ``llmcache --help`` imports neither. A command whose module has not
-landed yet is a stub from ``commands.pending`` that says so and exits 2.
+imports redis-py, and ``llmcache --help`` imports neither.
 """
 
 from __future__ import annotations
 
 import importlib
-import importlib.util
 from dataclasses import dataclass
 
 import typer
 from typer._click.core import Command
 from typer.core import TyperGroup
 from typer.main import get_command
-
-from llmcache_cli.cli.commands import pending
 
 
 @dataclass(frozen=True)
@@ -56,11 +52,7 @@ def load(name: str, settings: dict[str, object]) -> Command | None:
         return None
     holder = typer.Typer(**settings)  # type: ignore[arg-type]
     holder.callback()(lambda: None)  # a callback makes get_command return a group to pick from
-    qualified = f"llmcache_cli.cli.commands.{spec.module}"
-    if importlib.util.find_spec(qualified) is not None:
-        importlib.import_module(qualified).register(holder)
-    else:
-        pending.register(holder, skip=frozenset(n for n in names() if n != name))
+    importlib.import_module(f"llmcache_cli.cli.commands.{spec.module}").register(holder)
     group = get_command(holder)
     assert isinstance(group, TyperGroup)
     return group.commands.get(name)

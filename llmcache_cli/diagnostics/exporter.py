@@ -27,8 +27,8 @@ from prometheus_client.core import Metric
 
 from llmcache_cli.client import ClientOptions, RedisHandle, connect
 from llmcache_cli.config import DATA_TYPES
-from llmcache_cli.diagnostics import counters, serverinfo
-from llmcache_cli.diagnostics.stats import DEFAULT_SAMPLE, Breakdown, StatsReport, collect_stats
+from llmcache_cli.diagnostics import live_counters, serverinfo
+from llmcache_cli.diagnostics.dashboard import DEFAULT_SAMPLE, Breakdown, StatsReport, collect_stats
 from llmcache_cli.diagnostics.stats_metrics import GAUGE, families, family, registry_of
 from llmcache_cli.diagnostics.stats_warnings import find_warnings
 from llmcache_cli.errors import LLMCacheError
@@ -150,7 +150,7 @@ class MetricsSource:
                 *(row.namespace for row in view.report.llm.namespaces),
                 *(ns.namespace for ns in breakdown.namespaces if ns.data_type is not None),
             ]
-        llm = counters.lookup_counters(handle, known)
+        llm = live_counters.lookup_counters(handle, known)
         self._count_own(llm.lookups)
         server = serverinfo.server_figures(nodes)
         replicas, unreachable = serverinfo.gather_replicas(handle)

@@ -16,7 +16,7 @@ from prometheus_client import generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import CollectorRegistry
 
-from llmcache_cli.diagnostics.stats import StatsReport
+from llmcache_cli.diagnostics.dashboard import StatsReport
 from llmcache_cli.diagnostics.stats_warnings import CODES
 
 PREFIX = "llmcache_"

@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from llmcache_cli.diagnostics.common import pct
-from llmcache_cli.diagnostics.counters import LLMCounters
+from llmcache_cli.diagnostics.dashboard import StatsReport
+from llmcache_cli.diagnostics.live_counters import LLMCounters
 from llmcache_cli.diagnostics.serverinfo import NodeInfo
-from llmcache_cli.diagnostics.stats import StatsReport
 
 
 def _llm_json(row: LLMCounters) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from llmcache_cli.diagnostics.stats import StatsReport
+from llmcache_cli.diagnostics.dashboard import StatsReport
 
 
 @dataclass(frozen=True)

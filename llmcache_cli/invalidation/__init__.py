@@ -1,17 +1,16 @@
 """The one invalidation core: delete exactly a symbol's, a glob's or an old cache version's
 keys, with a preview of what goes (count, memory, $ to regenerate). The CLI runs it through
-``engine`` (node by node, with previews); the library (``cache.invalidator``) uses the same
+``sweep`` (node by node, with previews); the library (``cache.invalidator``) uses the same
 selection, exact test and deletion commands through its async client.
 
-``selection`` says what to remove (SCAN patterns plus an exact test); ``engine`` finds it (SCAN
+``selection`` says what to remove (SCAN patterns plus an exact test); ``sweep`` finds it (SCAN
 or the per-symbol index) and deletes as it goes; ``deletion`` deletes a confirmed preview and
-words partial failures; ``results`` holds the frozen figures. The CLI (``llmcache invalidate``,
+words partial failures; ``outcome`` holds the frozen figures. The CLI (``llmcache invalidate``,
 ``llmcache purge-version``) only parses and renders.
 """
 
 from llmcache_cli.invalidation.deletion import delete_previewed, deletion_commands, unlink_groups
-from llmcache_cli.invalidation.engine import SCAN_COUNT, plan, run
-from llmcache_cli.invalidation.results import (
+from llmcache_cli.invalidation.outcome import (
     Invalidation,
     InvalidationInterrupted,
     Plan,
@@ -28,6 +27,7 @@ from llmcache_cli.invalidation.selection import (
     symbol_targets,
     version_target,
 )
+from llmcache_cli.invalidation.sweep import SCAN_COUNT, plan, run
 
 __all__ = [
     "EVENT_DATA_TYPES",

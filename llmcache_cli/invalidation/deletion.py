@@ -24,7 +24,7 @@ from redis.crc import key_slot
 
 from llmcache_cli.client import RedisHandle
 from llmcache_cli.errors import PartialFailure, PermissionDenied, RedisOperationError
-from llmcache_cli.invalidation.results import Invalidation, InvalidationInterrupted, TargetResult
+from llmcache_cli.invalidation.outcome import Invalidation, InvalidationInterrupted, TargetResult
 from llmcache_cli.keys import InvalidKeyPart, parse_key, symbol_index_key
 from llmcache_cli.scan import fetch
 
@@ -164,7 +164,7 @@ def interrupted(deleted: int, matched: str) -> InvalidationInterrupted:
 def delete_previewed(
     handle: RedisHandle, preview: Invalidation, on_progress: Progress | None = None
 ) -> Invalidation:
-    """Delete exactly the keys a preview (``engine.run(..., keep_keys=True)``) listed."""
+    """Delete exactly the keys a preview (``sweep.run(..., keep_keys=True)``) listed."""
     progress = on_progress or (lambda n: None)
     done: list[TargetResult] = []
     deleted = 0

@@ -76,21 +76,3 @@ class Tally:
         """Costs of a generated workload: every call costs the same."""
         self.cost_without = self.requests * per_call_usd
         self.cost_with = self.misses * per_call_usd
-
-    def same_counts(self, other: Tally) -> bool:
-        """Exact equality of everything an engine decides (for the equivalence tests)."""
-        stale_equal = (self.stale is None and other.stale is None) or (
-            self.stale is not None and other.stale is not None and np.array_equal(self.stale, other.stale)
-        )
-        return (
-            self.data_types == other.data_types
-            and np.array_equal(self.requests, other.requests)
-            and np.array_equal(self.misses, other.misses)
-            and stale_equal
-            and self.end_ms == other.end_ms
-            and sorted(self.live, key=_entry_order) == sorted(other.live, key=_entry_order)
-        )
-
-
-def _entry_order(entry: EndEntry) -> tuple[str, int]:
-    return (entry.key, entry.written_ms)

@@ -10,8 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from llmcache_cli.cli.commands import pending
-from llmcache_cli.cli.commands.pending import PENDING
 from tests.cli.conftest import Invoke
 from tests.support.servers import free_port
 
@@ -100,23 +98,6 @@ def test_corrupt_config_is_usage_error(cli: Invoke, tmp_path: Path) -> None:
     path.write_text("[ttl\n")
     result = cli("--config", str(path), "stats")
     assert result.exit_code == 2 and "not valid TOML" in result.stderr
-
-
-def test_pending_stub_says_not_built_and_exits_2() -> None:
-    """A command whose module has not landed is a stub: one line, exit 2."""
-    import typer
-    from typer.testing import CliRunner
-
-    from llmcache_cli.cli.main import LLMCacheGroup
-
-    bare = typer.Typer(cls=LLMCacheGroup)
-    bare.callback()(lambda: None)
-    pending.register(bare, skip=frozenset(n for n, v in PENDING.items() if n != "simulate"))
-    result = CliRunner().invoke(bare, ["simulate", "--days", "3"])
-    assert result.exit_code == 2
-    assert result.stderr.strip() == (
-        "llmcache: error: 'llmcache simulate' is not built yet (tracked in issue #6)"
-    )
 
 
 def test_console_script_end_to_end_within_timeout() -> None:

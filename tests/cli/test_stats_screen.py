@@ -17,7 +17,7 @@ from rich.console import Console
 
 from llmcache_cli.cli.commands.stats_screen import frame
 from llmcache_cli.client import ClientOptions, connect
-from llmcache_cli.diagnostics.stats import StatsReport, collect_stats
+from llmcache_cli.diagnostics.dashboard import StatsReport, collect_stats
 from llmcache_cli.diagnostics.stats_rates import rates_between
 from llmcache_cli.keys import stats_key
 from tests.cli.screen_check import check_screen

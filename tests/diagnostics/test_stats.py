@@ -6,11 +6,11 @@ import pytest
 import redis
 
 from llmcache_cli.client import RedisHandle
-from llmcache_cli.diagnostics import stats as stats_module
+from llmcache_cli.diagnostics import dashboard as stats_module
 from llmcache_cli.diagnostics.common import INTERNAL_NAMESPACE
-from llmcache_cli.diagnostics.counters import LLMSummary, total_of
+from llmcache_cli.diagnostics.dashboard import Breakdown, collect_stats, find_warnings
+from llmcache_cli.diagnostics.live_counters import LLMSummary, total_of
 from llmcache_cli.diagnostics.serverinfo import KeyspaceFigures, NodeInfo, ServerFigures, UnreachableNode
-from llmcache_cli.diagnostics.stats import Breakdown, collect_stats, find_warnings
 from llmcache_cli.keys import stats_key
 from tests.diagnostics.conftest import fill_entries, interrupt
 from tests.diagnostics.mixed import Mixed

@@ -11,7 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from llmcache_cli.client import RedisHandle
 from llmcache_cli.diagnostics import stats_output
-from llmcache_cli.diagnostics.stats import collect_stats
+from llmcache_cli.diagnostics.dashboard import collect_stats
 from llmcache_cli.diagnostics.stats_output import as_json, prometheus
 from llmcache_cli.keys import stats_key
 from tests.diagnostics.mixed import Mixed

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from llmcache_cli.cli.context import app_context
+from llmcache_cli.cli.app_context import app_context
 from llmcache_cli.cli.options import UrlOpt
 from llmcache_cli.cli.output import note
 from llmcache_cli.errors import LLMCacheError, UsageError

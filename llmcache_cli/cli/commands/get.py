@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
+from llmcache_cli.cli.app_context import app_context
 from llmcache_cli.cli.commands._render import human_bytes, human_ttl
-from llmcache_cli.cli.context import app_context
 from llmcache_cli.cli.options import JsonOpt, UrlOpt
 from llmcache_cli.cli.output import emit_json, stdout_console
 

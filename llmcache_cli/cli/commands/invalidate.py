@@ -16,7 +16,7 @@ from rich.table import Table
 
 from llmcache_cli import invalidation as inv
 from llmcache_cli.cli import output
-from llmcache_cli.cli.context import app_context
+from llmcache_cli.cli.app_context import app_context
 from llmcache_cli.cli.options import JsonOpt, UrlOpt
 from llmcache_cli.cli.progress import scan_progress
 from llmcache_cli.errors import EXIT_INTERRUPTED, LLMCacheError, UsageError

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
+from llmcache_cli.cli.app_context import app_context
 from llmcache_cli.cli.commands._render import finish, human_bytes, human_ttl, with_progress
-from llmcache_cli.cli.context import app_context
 from llmcache_cli.cli.options import JsonOpt, PatternOpt, UrlOpt
 from llmcache_cli.cli.output import emit_json, human_pct, stdout_console
 from llmcache_cli.scan import total_keys

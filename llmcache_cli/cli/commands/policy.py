@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from llmcache_cli.cli.context import app_context
+from llmcache_cli.cli.app_context import app_context
 from llmcache_cli.cli.options import JsonOpt, PolicyOpt
 from llmcache_cli.cli.output import emit_json, stdout_console
 from llmcache_cli.durations import format_duration, parse_instant

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from llmcache_cli.cli.context import app_context
+from llmcache_cli.cli.app_context import app_context
 from llmcache_cli.cli.options import JsonOpt
 from llmcache_cli.cli.output import emit_json, note, stdout_console
 from llmcache_cli.durations import parse_duration

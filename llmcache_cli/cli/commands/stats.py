@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from llmcache_cli.cli.app_context import app_context
 from llmcache_cli.cli.commands._render import finish, with_progress
-from llmcache_cli.cli.context import app_context
 from llmcache_cli.cli.options import JsonOpt, UrlOpt
 from llmcache_cli.cli.output import emit_json, stdout_console
 from llmcache_cli.client import RedisHandle
@@ -20,9 +20,9 @@ from llmcache_cli.errors import UsageError
 from llmcache_cli.scan import total_keys
 
 if TYPE_CHECKING:
-    from llmcache_cli.diagnostics.stats import StatsReport
+    from llmcache_cli.diagnostics.dashboard import StatsReport
 
-DEFAULT_SAMPLE = 10_000  # llmcache_cli.diagnostics.stats.DEFAULT_SAMPLE (imported when run)
+DEFAULT_SAMPLE = 10_000  # llmcache_cli.diagnostics.dashboard.DEFAULT_SAMPLE (imported when run)
 MIN_WATCH_SECONDS = 0.01
 MAX_WATCH_SECONDS = 86_400.0  # a day: a longer refresh is a typo (and inf overflows the sleep)
 
@@ -164,7 +164,7 @@ def stats(
         fmt = Format.json
     if count is not None and watch is None:
         raise UsageError("--count only makes sense with --watch")
-    from llmcache_cli.diagnostics.stats import collect_stats
+    from llmcache_cli.diagnostics.dashboard import collect_stats
 
     with app_context(ctx, url).connect() as handle:
 

@@ -21,7 +21,7 @@ from rich.text import Text
 
 from llmcache_cli.cli.commands import stats_view
 from llmcache_cli.cli.commands._render import human_bytes
-from llmcache_cli.diagnostics.stats import StatsReport
+from llmcache_cli.diagnostics.dashboard import StatsReport
 from llmcache_cli.diagnostics.stats_rates import Rates
 
 FEW_ROWS = 4  # long tables are cut down to this many rows before a panel is left out

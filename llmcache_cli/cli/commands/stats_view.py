@@ -8,7 +8,7 @@ from rich.text import Text
 
 from llmcache_cli.cli.commands._render import human_bytes, human_count, human_duration
 from llmcache_cli.cli.output import human_pct, human_rate
-from llmcache_cli.diagnostics.stats import StatsReport
+from llmcache_cli.diagnostics.dashboard import StatsReport
 
 
 def _pairs(title: str, rows: list[tuple[str, str]]) -> Table:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from llmcache_cli.cli.commands.stats_screen import frame
-from llmcache_cli.diagnostics.stats import StatsReport
+from llmcache_cli.diagnostics.dashboard import StatsReport
 
 
 class _Keys:

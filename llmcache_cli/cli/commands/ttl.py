@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
+from llmcache_cli.cli.app_context import app_context
 from llmcache_cli.cli.commands._render import (
     SymbolOpt,
     checked_symbol,
@@ -15,7 +16,6 @@ from llmcache_cli.cli.commands._render import (
     human_ttl,
     with_progress,
 )
-from llmcache_cli.cli.context import app_context
 from llmcache_cli.cli.options import JsonOpt, PatternOpt, PolicyOpt, UrlOpt
 from llmcache_cli.cli.output import emit_json, stdout_console
 from llmcache_cli.errors import UsageError

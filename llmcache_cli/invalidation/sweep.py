@@ -37,7 +37,7 @@ from llmcache_cli.invalidation.deletion import (
     unlink_commands,
     unlinked,
 )
-from llmcache_cli.invalidation.results import SAMPLE_KEYS, Invalidation, Plan, PlannedTarget, TargetResult
+from llmcache_cli.invalidation.outcome import SAMPLE_KEYS, Invalidation, Plan, PlannedTarget, TargetResult
 from llmcache_cli.invalidation.selection import Target
 from llmcache_cli.keys import key_bytes, key_text
 from llmcache_cli.scan import KEY, SCAN_COUNT, Batch, KeyCommands, fetch, node_sizes, scan_batches

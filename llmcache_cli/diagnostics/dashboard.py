@@ -4,7 +4,7 @@ Server and keyspace figures come from ``INFO`` and ``DBSIZE`` (exact, cheap). Th
 breakdown needs ``MEMORY USAGE`` and ``PTTL`` per key: by default from a sample (the first SCAN
 batches, about ``sample`` keys; SCAN walks hash buckets, so that is a random sample of keys)
 extrapolated to DBSIZE, or exact over every key with ``full``. The LLM counters are found by SCAN
-when the scan is full or the keyspace is small, else looked up by name (see ``counters``). In a
+when the scan is full or the keyspace is small, else looked up by name (see ``live_counters``). In a
 cluster the primaries are summed and scanned concurrently; ``nodes`` and ``replicas`` keep the
 per-node figures, and the warnings (``stats_warnings``) name the node they concern.
 """
@@ -17,9 +17,9 @@ from dataclasses import dataclass, replace
 
 from llmcache_cli.client import Node, RedisHandle
 from llmcache_cli.config import DATA_TYPES
-from llmcache_cli.diagnostics import counters, serverinfo
+from llmcache_cli.diagnostics import live_counters, serverinfo
 from llmcache_cli.diagnostics.common import NamespaceTally, NamespaceUsage
-from llmcache_cli.diagnostics.counters import LLMSummary
+from llmcache_cli.diagnostics.live_counters import LLMSummary
 from llmcache_cli.diagnostics.serverinfo import KeyspaceFigures, NodeInfo, ServerFigures
 from llmcache_cli.diagnostics.stats_warnings import StatsWarning, find_warnings
 from llmcache_cli.scan import KEY, SCAN_COUNT, BatchScan, KeyCommands, each_node, scan_batches
@@ -83,12 +83,12 @@ def collect_stats(
     )
     breakdown, partial = _breakdown(handle, nodes, full, sample, on_progress)
     if breakdown.exact and breakdown.counter_keys is not None:
-        llm = counters.read_counters(handle, breakdown.counter_keys, exact=True)
+        llm = live_counters.read_counters(handle, breakdown.counter_keys, exact=True)
     elif breakdown.exact or keyspace.keys <= COUNTER_SCAN_MAX_KEYS:
-        llm = counters.scan_counters(handle)
+        llm = live_counters.scan_counters(handle)
     else:
         seen = [ns.namespace for ns in breakdown.namespaces if ns.data_type is not None]
-        llm = counters.lookup_counters(handle, [*DATA_TYPES, *seen])
+        llm = live_counters.lookup_counters(handle, [*DATA_TYPES, *seen])
     server = serverinfo.server_figures(nodes, serverinfo.features(handle))
     replicas, unreachable = serverinfo.gather_replicas(handle)
     return StatsReport(
@@ -113,7 +113,7 @@ def _breakdown(
     """Every primary (a cluster's concurrently), each one's sample scaled to its own DBSIZE."""
     per_node = None if full else max(1, math.ceil(sample / len(handle.nodes)))
     count = SCAN_COUNT if per_node is None else min(SCAN_COUNT, per_node)
-    tallies = [NamespaceTally(watch=counters.STATS_PREFIX) for _ in handle.nodes]
+    tallies = [NamespaceTally(watch=live_counters.STATS_PREFIX) for _ in handle.nodes]
     scans: dict[int, BatchScan] = {}
     vanished = 0
     partial = False
@@ -131,7 +131,7 @@ def _breakdown(
                     on_progress(len(batch.keys))
     except KeyboardInterrupt:
         partial = True
-    total = NamespaceTally(watch=counters.STATS_PREFIX)
+    total = NamespaceTally(watch=live_counters.STATS_PREFIX)
     exact = not partial
     for i, (tally, info) in enumerate(zip(tallies, nodes, strict=True)):
         complete = i in scans and scans[i].complete
