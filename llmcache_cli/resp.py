@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from itertools import repeat
 from typing import Any
 
@@ -149,3 +150,16 @@ def reply_reader(conn: Any) -> Callable[[int], list[Reply]]:
         return [read_one() for _ in range(n)]
 
     return read_public
+
+
+@dataclass(frozen=True)
+class Batch:
+    """The keys of one SCAN page (those ``keep`` kept) with their replies: ``replies`` holds
+    ``width`` per key, in order; ``tail`` the replies of the batch-level commands; ``scanned``
+    how many keys the SCAN page returned before ``keep``. A per-key error reply (WRONGTYPE) is
+    the exception object, not raised."""
+
+    keys: list[bytes]
+    replies: list[Reply]
+    tail: list[Reply]
+    scanned: int

@@ -25,6 +25,7 @@ from llmcache_cli.client import Node, RedisHandle
 from llmcache_cli.resp import (
     KEY,
     NO_COMMANDS,
+    Batch,
     KeyCommands,
     Reply,
     borrowed,
@@ -58,19 +59,6 @@ KeyFilter = Callable[[bytes], bool]
 PageHook = Callable[[int], None]
 # Batch-level commands for the (kept) keys of a batch, sent after their per-key commands.
 Tail = Callable[[list[bytes]], Sequence[Sequence[Any]]]
-
-
-@dataclass(frozen=True)
-class Batch:
-    """The keys of one SCAN page (those ``keep`` kept) with their replies: ``replies`` holds
-    ``width`` per key, in order; ``tail`` the replies of the batch-level commands; ``scanned``
-    how many keys the SCAN page returned before ``keep``. A per-key error reply (WRONGTYPE) is
-    the exception object, not raised."""
-
-    keys: list[bytes]
-    replies: list[Reply]
-    tail: list[Reply]
-    scanned: int
 
 
 class _Scanner:

@@ -16,14 +16,12 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable, Generator, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from llmcache_cli.client import Node, RedisHandle
+from llmcache_cli.resp import Batch
 
-if TYPE_CHECKING:
-    from llmcache_cli.scan import Batch
-
-NodeBatches = Callable[[int, Node], Iterable["Batch"]]
+NodeBatches = Callable[[int, Node], Iterable[Batch]]
 _DONE = object()
 QUEUE_PER_NODE = 2  # batches a worker may run ahead of the consumer
 _PUT_WAIT = 0.05  # seconds between looks at the stop flag while the queue is full

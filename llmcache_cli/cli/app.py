@@ -9,7 +9,8 @@ import typer
 from llmcache_cli import __version__
 from llmcache_cli.cli import lazy_params
 from llmcache_cli.cli.app_context import AppContext
-from llmcache_cli.cli.main import LLMCacheGroup
+from llmcache_cli.cli.main import PROG, LLMCacheGroup
+from llmcache_cli.cli.registry import TYPER_SETTINGS
 from llmcache_cli.config import load_settings
 from llmcache_cli.urls import ClientOptions
 
@@ -27,14 +28,6 @@ Examples:
 """
 
 lazy_params.install()  # options left unset do not import pydantic (see cli/lazy_params.py)
-
-# Shared by the root app and the per-command holders of cli/registry.py.
-TYPER_SETTINGS: dict[str, object] = {
-    "add_completion": False,
-    "pretty_exceptions_enable": False,
-    "rich_markup_mode": None,
-    "context_settings": {"help_option_names": ["-h", "--help"], "max_content_width": 100},
-}
 
 app = typer.Typer(cls=LLMCacheGroup, name="llmcache", help=HELP, no_args_is_help=True, **TYPER_SETTINGS)  # type: ignore[arg-type]
 
@@ -93,3 +86,8 @@ def main(
         url, timeout if timeout is not None else settings.timeout_seconds, cluster
     )
     ctx.obj = AppContext(options=options, settings=settings, debug=debug)
+
+
+def run() -> None:
+    """Console-script entry point."""
+    app(prog_name=PROG)

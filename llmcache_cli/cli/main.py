@@ -19,6 +19,7 @@ from typer._click.core import Command, Context
 from typer._click.formatting import HelpFormatter
 from typer.core import TyperGroup
 
+from llmcache_cli.cli import registry
 from llmcache_cli.errors import EXIT_INTERRUPTED, EXIT_OPERATIONAL, EXIT_USAGE, LLMCacheError
 from llmcache_cli.urls import URL_ENV_VARS, Redactor
 
@@ -99,24 +100,17 @@ class LLMCacheGroup(TyperGroup):
     commands loaded lazily from ``cli/registry.py``."""
 
     def list_commands(self, ctx: Context) -> list[str]:
-        from llmcache_cli.cli import registry
-
         return registry.names()
 
     def get_command(self, ctx: Context, cmd_name: str) -> Command | None:
         if cmd_name not in self.commands:
-            from llmcache_cli.cli import registry
-            from llmcache_cli.cli.app import TYPER_SETTINGS
-
-            command = registry.load(cmd_name, TYPER_SETTINGS)
+            command = registry.load(cmd_name)
             if command is None:
                 return None
             self.commands[cmd_name] = command
         return self.commands[cmd_name]
 
     def format_commands(self, ctx: Context, formatter: HelpFormatter) -> None:
-        from llmcache_cli.cli import registry
-
         rows = [(name, registry.summary(name)) for name in registry.names()]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
@@ -145,10 +139,3 @@ class LLMCacheGroup(TyperGroup):
         if standalone_mode:
             sys.exit(code)
         return code
-
-
-def run() -> None:
-    """Console-script entry point."""
-    from llmcache_cli.cli.app import app
-
-    app(prog_name=PROG)

@@ -45,12 +45,21 @@ def summary(name: str) -> str:
     return _BY_NAME[name].summary
 
 
-def load(name: str, settings: dict[str, object]) -> Command | None:
+# Shared by the root app (cli/app.py) and the per-command holders below.
+TYPER_SETTINGS: dict[str, object] = {
+    "add_completion": False,
+    "pretty_exceptions_enable": False,
+    "rich_markup_mode": None,
+    "context_settings": {"help_option_names": ["-h", "--help"], "max_content_width": 100},
+}
+
+
+def load(name: str) -> Command | None:
     """The click command called ``name``, importing only the module that provides it."""
     spec = _BY_NAME.get(name)
     if spec is None:
         return None
-    holder = typer.Typer(**settings)  # type: ignore[arg-type]
+    holder = typer.Typer(**TYPER_SETTINGS)  # type: ignore[arg-type]
     holder.callback()(lambda: None)  # a callback makes get_command return a group to pick from
     importlib.import_module(f"llmcache_cli.cli.commands.{spec.module}").register(holder)
     group = get_command(holder)

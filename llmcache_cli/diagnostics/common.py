@@ -188,3 +188,12 @@ def describe_keys(handle: RedisHandle, keys: Sequence[bytes]) -> dict[bytes, Key
         )
         out[key] = KeyFacts(name, pttl if isinstance(pttl, int) else -2)
     return out
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    exact: bool  # every key was measured (False: extrapolated from a sample)
+    scanned: int  # keys measured
+    namespaces: tuple[NamespaceUsage, ...]
+    counter_keys: tuple[bytes, ...] | None  # the counter hashes met (None: not all could be kept)
+    lookups: tuple[int, int] = (0, 0)  # (hits, misses) Redis counted for the PTTLs

@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from llmcache_cli.client import Node, RedisHandle
 from llmcache_cli.config import DATA_TYPES
 from llmcache_cli.diagnostics import live_counters, serverinfo
-from llmcache_cli.diagnostics.common import NamespaceTally, NamespaceUsage
+from llmcache_cli.diagnostics.common import Breakdown, NamespaceTally
 from llmcache_cli.diagnostics.live_counters import LLMSummary
 from llmcache_cli.diagnostics.serverinfo import KeyspaceFigures, NodeInfo, ServerFigures
 from llmcache_cli.diagnostics.stats_warnings import StatsWarning, find_warnings
@@ -29,15 +29,6 @@ COUNTER_SCAN_MAX_KEYS = 200_000  # up to here a full SCAN for the counter hashes
 
 Progress = Callable[[int], None]
 _MEMORY_AND_TTL = KeyCommands(("MEMORY", "USAGE", KEY), ("PTTL", KEY))
-
-
-@dataclass(frozen=True)
-class Breakdown:
-    exact: bool  # every key was measured (False: extrapolated from a sample)
-    scanned: int  # keys measured
-    namespaces: tuple[NamespaceUsage, ...]
-    counter_keys: tuple[bytes, ...] | None  # the counter hashes met (None: not all could be kept)
-    lookups: tuple[int, int] = (0, 0)  # (hits, misses) Redis counted for the PTTLs
 
 
 @dataclass(frozen=True)

@@ -11,14 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-from llmcache_cli.diagnostics.common import is_internal_label, pct
+from llmcache_cli.diagnostics.common import Breakdown, is_internal_label, pct
 from llmcache_cli.diagnostics.live_counters import LLMSummary
 from llmcache_cli.diagnostics.serverinfo import KeyspaceFigures, NodeInfo, ServerFigures, UnreachableNode
-
-if TYPE_CHECKING:
-    from llmcache_cli.diagnostics.dashboard import Breakdown
 
 CACHE_POLICIES = ("allkeys-lru", "volatile-lru", "allkeys-lfu", "volatile-lfu")
 FRAGMENTATION_RATIO = 1.5

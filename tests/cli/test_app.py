@@ -35,7 +35,7 @@ def test_every_command_has_help_with_an_example(cli: Invoke) -> None:
 def test_help_loads_no_command_module() -> None:
     """`llmcache --help` must not import redis-py, numpy, the holiday calendar or prometheus_client."""
     code = (
-        "import sys; from llmcache_cli.cli.main import run; sys.argv = ['llmcache', '--help'];\n"
+        "import sys; from llmcache_cli.cli.app import run; sys.argv = ['llmcache', '--help'];\n"
         "try:\n    run()\nexcept SystemExit:\n    pass\n"
         "heavy = ('redis', 'numpy', 'holidays', 'prometheus_client')\n"
         "print([m for m in heavy if m in sys.modules])"

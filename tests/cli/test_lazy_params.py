@@ -67,7 +67,7 @@ EVERYDAY += [["get", KEY, "--json"], ["invalidate", "AAPL", "MSFT", "--dry-run",
 CHECK = """
 import contextlib, io, json, sys
 sys.argv = ["llmcache", *sys.argv[1:]]
-from llmcache_cli.cli.main import run
+from llmcache_cli.cli.app import run
 with contextlib.redirect_stdout(io.StringIO()):
     try:
         run()

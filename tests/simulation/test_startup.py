@@ -11,7 +11,7 @@ import sys
 CHECK = """
 import contextlib, io, json, sys
 sys.argv = ["llmcache", "simulate", *sys.argv[1:]]
-from llmcache_cli.cli.main import run
+from llmcache_cli.cli.app import run
 out = io.StringIO()
 with contextlib.redirect_stdout(out):
     try:
