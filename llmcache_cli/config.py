@@ -39,7 +39,7 @@ POLICIES: tuple[str, ...] = ("flat", "by-type", "market-aware")
 MAX_TTL_SECONDS = 10 * 365 * 86400  # ten years: longer is a typo (and Redis refuses huge EX)
 MAX_TIMEOUT_SECONDS = 86400.0
 
-# SPEC section 5: the seed's base table.
+# docs/design.md, "TTL semantics": the seed's base table.
 BY_TYPE_TTL: Mapping[str, int] = {
     "fundamental": 86400,
     "sentiment": 3600,
@@ -49,7 +49,7 @@ BY_TYPE_TTL: Mapping[str, int] = {
     "historical": 2592000,
     "analysis": 3600,
 }
-# SPEC section 5: the seed's SmartCache table (market open / closed), where it has an entry.
+# docs/design.md, "TTL semantics": the seed's SmartCache table (market open / closed), where it has an entry.
 MARKET_OPEN_TTL: Mapping[str, int] = {"fundamental": 3600, "sentiment": 900, "technical": 300}
 MARKET_CLOSED_TTL: Mapping[str, int] = {"fundamental": 86400, "sentiment": 3600, "technical": 1800}
 

@@ -1,4 +1,4 @@
-"""The stored value (SPEC section 3): a JSON envelope ``{"result": ..., "meta": {...}}``.
+"""The stored value (docs/design.md, "Stored value"): a JSON envelope ``{"result": ..., "meta": {...}}``.
 
 JSON only, never pickle. ``decode_entry`` copes with anything found in Redis: an envelope, plain
 JSON written by other code, text that is not JSON, and bytes that are not text.

@@ -1,7 +1,7 @@
 """The one exception hierarchy of llmcache.
 
 The core raises these; ``llmcache_cli.cli.main`` is the one place that turns them into a
-one-line message on stderr and an exit code (SPEC section 6: 1 operational, 2 usage).
+one-line message on stderr and an exit code (docs/design.md, "Errors and exit codes": 1 operational, 2 usage).
 Every message is already redacted: no exception here may carry a password.
 """
 

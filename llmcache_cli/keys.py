@@ -1,4 +1,4 @@
-"""The key schema (SPEC section 2): build keys, parse them back, escape user input for MATCH.
+"""The key schema (docs/design.md, "Key schema"): build keys, parse them back, escape user input for MATCH.
 
 ``{namespace}:{entity}:{identifier}[:{qualifier}...]``. The namespace names the data type; the
 identifier of a stock entity is the symbol, optionally wrapped in a cluster hash tag
@@ -28,13 +28,13 @@ from llmcache_cli.segments import key_bytes as key_bytes
 from llmcache_cli.segments import key_text as key_text
 
 DEFAULT_STOCK_ENTITY = "stock"
-_GLOB_SPECIALS = re.compile(r"([*?\[\]\\])")
+_GLOB_METACHARS = re.compile(r"([*?\[\]\\])")
 HASH_HEX_CHARS = 16
 
 
 def escape_glob(text: str) -> str:
     """Escape Redis glob metacharacters so ``text`` only matches itself in SCAN MATCH."""
-    return _GLOB_SPECIALS.sub(r"\\\1", text)
+    return _GLOB_METACHARS.sub(r"\\\1", text)
 
 
 def data_type_of(namespace: str) -> str:

@@ -1,4 +1,4 @@
-"""The NYSE market calendar (SPEC section 5): regular sessions, holidays, half days.
+"""The NYSE market calendar (docs/design.md, "TTL semantics"): regular sessions, holidays, half days.
 
 A regular session runs 9:30–16:00 America/New_York, Monday to Friday; NYSE holidays are closed,
 NYSE half days close at 13:00. Holidays come from the ``holidays`` package (a well-kept source,

@@ -1,4 +1,4 @@
-"""TTL policies (SPEC section 5): how long an entry of each data type may live.
+"""TTL policies (docs/design.md, "TTL semantics"): how long an entry of each data type may live.
 
 - ``flat``: one TTL for everything.
 - ``by-type``: the base table per data type (``[ttl.by_type]``).

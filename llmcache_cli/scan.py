@@ -1,4 +1,4 @@
-"""The one batched SCAN (SPEC section 1): ``SCAN cursor [MATCH p] COUNT 1000``, never ``KEYS``,
+"""The one batched SCAN (docs/design.md, "Connecting"): ``SCAN cursor [MATCH p] COUNT 1000``, never ``KEYS``,
 and for each batch the per-key commands in one pipelined write. Every scan in llmcache (the
 operator reports, invalidation, purge-version) goes through here.
 

@@ -1,6 +1,6 @@
 """Redis URLs: the documented resolution order, validation, and password redaction.
 
-Order (SPEC section 1): ``--url`` flag, env ``LLMCACHE_REDIS_URL``, env ``REDIS_URL``, then
+Order (docs/design.md, "Connecting"): ``--url`` flag, env ``LLMCACHE_REDIS_URL``, env ``REDIS_URL``, then
 ``redis://localhost:6379/0``. Accepted forms::
 
     redis://[[user]:password@]host[:port][/db]

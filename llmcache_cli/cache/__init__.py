@@ -1,4 +1,5 @@
-"""The library half of llmcache: an async Redis cache for LLM answers (SPEC sections 3 and 4).
+"""The library half of llmcache: an async Redis cache for LLM answers (docs/design.md,
+"Stored value" and "The library").
 
 ``CacheService`` is the cache; ``cached`` the decorator; ``record_usage`` lets a decorated
 function report its LLM call's tokens; ``Invalidator`` (also ``CacheService.invalidation``) the

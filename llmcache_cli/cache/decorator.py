@@ -1,6 +1,6 @@
 """``@cached``: cache an async function's or method's result under a key from the key schema.
 
-Key of one call (SPEC section 2)::
+Key of one call (docs/design.md, "Key schema")::
 
     {namespace}:{entity}:{SYMBOL}[:{hash}]:{version}     when the call has a symbol
     {namespace}:fn:{function qualname}[:{hash}]:{version} otherwise

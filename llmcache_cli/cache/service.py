@@ -1,6 +1,7 @@
-"""``CacheService``: the async cache a trading bot uses (SPEC section 4).
+"""``CacheService``: the async cache a trading bot uses (docs/design.md, "The library").
 
-Values are stored as the JSON envelope of SPEC section 3 with ``SET key value EX ttl``; JSON only,
+Values are stored as the JSON envelope (docs/design.md, "Stored value") with ``SET key value EX
+ttl``; JSON only,
 never pickle. Any JSON value is a hit, falsy ones included (``{}``, ``[]``, ``0``, ``false``,
 ``""``, ``null``); a value that is not JSON is a miss (logged). When Redis is down, slow or
 answering errors, every method logs and behaves as a miss / False / None, and never raises a

@@ -1,6 +1,7 @@
 """The one exit path: every exception becomes one redacted line on stderr and an exit code.
 
-0 success, 1 operational error, 2 usage error, 130 interrupted (SPEC section 6). A traceback is
+0 success, 1 operational error, 2 usage error, 130 interrupted (docs/design.md, "Errors and exit
+codes"). A traceback is
 shown only with ``--debug`` (or ``LLMCACHE_DEBUG=1``), and it is redacted too.
 """
 

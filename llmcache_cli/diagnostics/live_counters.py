@@ -1,4 +1,5 @@
-"""The library's live counters (SPEC section 4): one hash per namespace, ``llmcache:stats:<ns>``.
+"""The library's live counters (docs/design.md, "The library"): one hash per namespace,
+``llmcache:stats:<ns>``.
 
 Two ways to find them: ``SCAN MATCH llmcache:stats:*`` on every primary (exact; it walks the
 whole keyspace on the server, about 0.8 s per million keys), or looking up a list of candidate

@@ -13,19 +13,19 @@ import pytest
 from tests.cli.conftest import Invoke
 from tests.support.servers import free_port
 
-SPEC_COMMANDS = ["stats", "ttl", "large-keys", "get", "invalidate", "purge-version", "policy", "simulate"]
+COMMANDS = ["stats", "ttl", "large-keys", "get", "invalidate", "purge-version", "policy", "simulate"]
 
 
 def test_help_lists_every_command(cli: Invoke) -> None:
     result = cli("--help")
     assert result.exit_code == 0
-    for name in SPEC_COMMANDS:
+    for name in COMMANDS:
         assert f"  {name} " in result.stdout, name
     assert "Examples" in result.stdout
 
 
 def test_every_command_has_help_with_an_example(cli: Invoke) -> None:
-    for name in SPEC_COMMANDS:
+    for name in COMMANDS:
         result = cli(name, "--help")
         assert result.exit_code == 0, name
         assert "Example" in result.stdout, f"'llmcache {name} --help' shows no example"

@@ -2,10 +2,11 @@
 glob-character text; zero, negative, non-finite and huge numbers; malformed durations, dates
 and URLs; missing, empty, corrupt and binary config and trace files.
 
-Each case must end as SPEC section 6 says: exit 2 for a usage error (the user's input is
-wrong) or 1 for an operational one (the server said no), one line on stderr, no traceback, and
-no change to the data in Redis. Odd input that is valid (a symbol ``*`` is data, not a
-pattern) must succeed and print valid JSON, again without touching anything it should not.
+Each case must end as docs/design.md ("Errors and exit codes") says: exit 2 for a usage error
+(the user's input is wrong) or 1 for an operational one (the server said no), one line on
+stderr, no traceback, and no change to the data in Redis. Odd input that is valid (a symbol
+``*`` is data, not a pattern) must succeed and print valid JSON, again without touching
+anything it should not.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Fault injection for the library: ``@cached`` and ``CacheService`` against real servers that
 die, restart, freeze, fill up or are read-only replicas (issue 8).
 
-What the library promises (SPEC section 4): the wrapped function always answers; Redis trouble
+What the library promises (docs/design.md, "The library"): the wrapped function always answers; Redis trouble
 is logged (redacted, not once per call) and costs at most a few timeouts before the circuit
 breaker opens; the service reconnects by itself when Redis is back.
 (Refused and silent servers from the start are covered in tests/cache/.)

@@ -1,4 +1,4 @@
-"""A password never appears in output (issue 8, SPEC section 1): across every command, on the
+"""A password never appears in output (issue 8, docs/design.md, "Connecting"): across every command, on the
 success and the failure paths, in JSON, in tables, in --debug tracebacks, in the library's logs
 and exceptions, whether it came from --url, a command's --url, LLMCACHE_REDIS_URL, REDIS_URL or
 a ``password=`` query parameter, and also when it holds characters that break URL parsing.
