@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from llmcache_cli.errors import ConfigError
+from llmcache_cli.limits import MAX_TIMEOUT_SECONDS, TTL_RULE, is_ttl
 from llmcache_cli.segments import InvalidKeyPart, check_segment
 
 if sys.version_info >= (3, 11):
@@ -36,8 +37,6 @@ DATA_TYPES: tuple[str, ...] = (
 )
 DEFAULT_DATA_TYPE = "analysis"
 POLICIES: tuple[str, ...] = ("flat", "by-type", "market-aware")
-MAX_TTL_SECONDS = 10 * 365 * 86400  # ten years: longer is a typo (and Redis refuses huge EX)
-MAX_TIMEOUT_SECONDS = 86400.0
 
 # docs/design.md, "TTL semantics": the seed's base table.
 BY_TYPE_TTL: Mapping[str, int] = {
@@ -310,8 +309,8 @@ class _Reader:
 
     def positive_int(self, data: Mapping[str, Any], name: str, key: str, default: int) -> int:
         value = data.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_TTL_SECONDS:
-            raise self.fail(name, f"a positive whole number of seconds, at most {MAX_TTL_SECONDS}", value)
+        if not is_ttl(value):
+            raise self.fail(name, TTL_RULE, value)
         return value
 
     def non_negative_int(self, data: Mapping[str, Any], name: str, key: str, default: int) -> int:

@@ -13,10 +13,10 @@ import re
 import pytz
 
 from llmcache_cli.errors import UsageError
+from llmcache_cli.limits import MAX_TTL_SECONDS
 from llmcache_cli.market import NY
 
 UNIT_SECONDS: dict[str, int] = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-MAX_DURATION_SECONDS = 10 * 365 * 86400  # ten years: anything longer is a typo
 _PART = re.compile(r"([0-9]+)([smhdw])")
 _DURATION = re.compile(r"(?:[0-9]+[smhdw])+")
 _SECONDS = re.compile(r"[0-9]+")
@@ -39,7 +39,7 @@ def parse_duration(text: str, what: str = "duration") -> int:
         raise UsageError(f"invalid {what} {text!r}", hint=DURATION_HINT)
     if seconds <= 0:
         raise UsageError(f"{what} must be longer than zero, got {text!r}", hint=DURATION_HINT)
-    if seconds > MAX_DURATION_SECONDS:
+    if seconds > MAX_TTL_SECONDS:
         raise UsageError(f"{what} {text!r} is longer than ten years", hint=DURATION_HINT)
     return seconds
 

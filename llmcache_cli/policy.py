@@ -23,6 +23,7 @@ from typing import ClassVar, Protocol
 from llmcache_cli.config import DATA_TYPES, DEFAULT_DATA_TYPE, POLICIES, Settings
 from llmcache_cli.errors import UsageError
 from llmcache_cli.keys import data_type_of
+from llmcache_cli.limits import TTL_RULE, check_ttl, is_ttl
 from llmcache_cli.market import MarketCalendar, Session, to_ny
 
 
@@ -47,8 +48,8 @@ def _lookup(table: Mapping[str, int], data_type: str) -> int:
 def _frozen_table(table: Mapping[str, int], what: str) -> Mapping[str, int]:
     if DEFAULT_DATA_TYPE not in table:
         raise ValueError(f"{what} needs an entry for {DEFAULT_DATA_TYPE!r}, the fallback type")
-    if any(isinstance(v, bool) or not isinstance(v, int) or v <= 0 for v in table.values()):
-        raise ValueError(f"{what} TTLs must be positive whole seconds")
+    for data_type, seconds in table.items():
+        check_ttl(seconds, f"{what} TTL of {data_type}")
     return MappingProxyType(dict(table))
 
 
@@ -58,8 +59,7 @@ class FlatPolicy:
     name: ClassVar[str] = "flat"
 
     def __post_init__(self) -> None:
-        if isinstance(self.seconds, bool) or not isinstance(self.seconds, int) or self.seconds <= 0:
-            raise ValueError("a flat TTL must be a positive whole number of seconds")
+        check_ttl(self.seconds, "a flat TTL")
 
     def ttl(self, data_type: str, symbol: str | None, at: dt.datetime) -> int:
         return self.seconds
@@ -135,8 +135,8 @@ def make_policy(
     ``name`` it selects ``flat``; combined with another policy name it is a usage error.
     """
     if flat_seconds is not None:
-        if isinstance(flat_seconds, bool) or not isinstance(flat_seconds, int) or flat_seconds <= 0:
-            raise UsageError(f"a flat TTL must be a positive whole number of seconds, got {flat_seconds!r}")
+        if not is_ttl(flat_seconds):
+            raise UsageError(f"a flat TTL must be {TTL_RULE}, got {flat_seconds!r}")
         if name not in (None, "flat"):
             raise UsageError(
                 f"a flat TTL ({flat_seconds} s) cannot be combined with policy {name!r}",

@@ -13,17 +13,16 @@ A password never leaves this process in clear text: every URL shown anywhere goe
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 from llmcache_cli.errors import UsageError
+from llmcache_cli.limits import TIMEOUT_RULE, is_timeout
 
 DEFAULT_URL = "redis://localhost:6379/0"
 DEFAULT_TIMEOUT = 5.0
-MAX_TIMEOUT = 86400.0  # a day: longer is a typo (and overflows the socket layer's timers)
 URL_ENV_VARS = ("LLMCACHE_REDIS_URL", "REDIS_URL")
 SCHEMES = ("redis", "rediss", "unix")
 MASK = "***"
@@ -264,8 +263,6 @@ class ClientOptions:
         env: dict[str, str] | None = None,
     ) -> ClientOptions:
         raw, source = resolve_url(url, env)
-        if timeout is not None and not (math.isfinite(timeout) and 0 < timeout <= MAX_TIMEOUT):
-            raise UsageError(
-                f"--timeout must be a positive number of seconds, at most {MAX_TIMEOUT:g}, got {timeout}"
-            )
+        if timeout is not None and not is_timeout(timeout):
+            raise UsageError(f"--timeout must be {TIMEOUT_RULE}, got {timeout}")
         return cls(parse_redis_url(raw, source), DEFAULT_TIMEOUT if timeout is None else timeout, cluster)

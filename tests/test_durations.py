@@ -6,8 +6,9 @@ import datetime as dt
 
 import pytest
 
-from llmcache_cli.durations import MAX_DURATION_SECONDS, format_duration, parse_duration, parse_instant
+from llmcache_cli.durations import format_duration, parse_duration, parse_instant
 from llmcache_cli.errors import EXIT_USAGE, UsageError
+from llmcache_cli.limits import MAX_TTL_SECONDS
 from llmcache_cli.market import NY
 
 
@@ -25,7 +26,7 @@ from llmcache_cli.market import NY
         ("1d2h3m4s", 93784),
         (" 15M ", 900),
         ("1h 30m", 5400),
-        ("3650d", MAX_DURATION_SECONDS),
+        ("3650d", MAX_TTL_SECONDS),
     ],
 )
 def test_parse_duration(text: str, seconds: int) -> None:

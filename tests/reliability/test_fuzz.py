@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from llmcache_cli import CacheService
 from llmcache_cli.config import Settings
-from llmcache_cli.durations import MAX_DURATION_SECONDS, format_duration, parse_duration, parse_instant
+from llmcache_cli.durations import format_duration, parse_duration, parse_instant
 from llmcache_cli.envelope import decode_entry, encode_envelope
 from llmcache_cli.errors import UsageError
 from llmcache_cli.keys import (
@@ -36,6 +36,7 @@ from llmcache_cli.keys import (
     parse_key,
     symbol_match_patterns,
 )
+from llmcache_cli.limits import MAX_TTL_SECONDS
 from llmcache_cli.market import NY
 from llmcache_cli.urls import parse_redis_url, redact_url
 
@@ -198,11 +199,11 @@ def test_parse_duration_returns_seconds_or_a_usage_error(text: str) -> None:
     except UsageError as exc:
         assert exc.exit_code == 2 and "\n" not in exc.one_line()
         return
-    assert isinstance(seconds, int) and 0 < seconds <= MAX_DURATION_SECONDS
+    assert isinstance(seconds, int) and 0 < seconds <= MAX_TTL_SECONDS
 
 
 @FAST
-@given(st.integers(min_value=1, max_value=MAX_DURATION_SECONDS))
+@given(st.integers(min_value=1, max_value=MAX_TTL_SECONDS))
 def test_format_then_parse_duration_round_trips(seconds: int) -> None:
     assert parse_duration(format_duration(seconds)) == seconds
 
