@@ -8,6 +8,7 @@ import sys
 BENCHMARKS: list[str] = [
     "bench_library",
     "bench_near",
+    "bench_startup",
     "bench_invalidate",
     "bench_operator",
     "bench_simulate",

@@ -10,7 +10,6 @@ datetime), so 9:30 is 13:30 UTC in summer and 14:30 UTC in winter.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -20,26 +19,7 @@ import pytz
 
 from llmcache_cli.config import Settings
 
-
-def _new_york() -> pytz.BaseTzInfo:
-    """``pytz.timezone("America/New_York")``, without the cost of pytz's first lookup: before
-    it, pytz opens each of its ~600 zone files to list those that exist. The zone is built from
-    its own file and put in pytz's cache, so ``pytz.timezone`` later returns this same object."""
-    name = "America/New_York"
-    try:
-        from pytz.tzfile import build_tzinfo
-
-        cache = pytz._tzinfo_cache  # type: ignore[attr-defined]
-        if name not in cache:
-            with pytz.open_resource(name) as data:  # type: ignore[attr-defined]
-                cache[name] = build_tzinfo(name, data)
-        zone: pytz.BaseTzInfo = cache[name]
-        return zone
-    except Exception:  # pragma: no cover - another pytz: its own lookup
-        return pytz.timezone(name)
-
-
-NY = _new_york()
+NY = pytz.timezone("America/New_York")
 REGULAR_OPEN = dt.time(9, 30)
 REGULAR_CLOSE = dt.time(16, 0)
 HALF_DAY_CLOSE = dt.time(13, 0)
@@ -92,34 +72,12 @@ def _close_time(name: str) -> dt.time:
     return dt.time(hour + (12 if half == "pm" else 0), minute)
 
 
-@functools.cache
 def nyse_class() -> Any:
-    """The ``holidays`` package's NYSE calendar class (``holidays.financial.NYSE``).
-
-    Loaded straight from ``holidays/financial/ny_stock_exchange.py``, which imports only the
-    package's core; ``import holidays.financial.ny_stock_exchange`` would first run the
-    ``holidays.financial`` package, and with it every exchange and every country. The module is
-    not entered in ``sys.modules``, so a later ordinary import of ``holidays.financial`` is
-    unaffected. Any surprise (another layout of the package, an older version) falls back to
-    the package's own lazy loader.
-    """
-    import importlib.util
-    import os
-
+    """The ``holidays`` package's NYSE calendar class (``holidays.NYSE``, its public name; the
+    package loads its financial calendars on first use)."""
     import holidays
 
-    try:
-        path = os.path.join(os.path.dirname(holidays.__file__), "financial", "ny_stock_exchange.py")
-        spec = importlib.util.spec_from_file_location("holidays.financial.ny_stock_exchange", path)
-        if spec is None or spec.loader is None or not os.path.isfile(path):
-            raise ImportError(path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module.NewYorkStockExchange
-    except Exception:  # pragma: no cover - only with another layout of the holidays package
-        import holidays.financial
-
-        return holidays.financial.NYSE
+    return holidays.NYSE
 
 
 def _nyse_year(year: int) -> _Year:

@@ -1,11 +1,10 @@
-"""The wire-level half of ``scan``: commands packed as RESP once, replies read straight from the
-connection's parser.
+"""The wire-level half of ``scan``: commands packed as RESP once, replies read back in bulk.
 
 Building each command through redis-py's pipeline costs several microseconds of Python, which on
 800,000 keys is slower than ``redis-cli --memkeys``. Here a per-key command is a RESP template
-filled in with one ``%`` format per key, and the replies are taken from the hiredis reader
-without redis-py's per-reply bookkeeping. Connections are borrowed from a node's own pool; this
-module builds no client.
+filled in with one ``%`` format per key, and the replies are read back with the connection's
+public ``read_response``. Connections are borrowed from a node's own pool; this module builds no
+client.
 """
 
 from __future__ import annotations
@@ -20,11 +19,6 @@ import redis.exceptions as rex
 from redis.connection import ConnectionPool
 
 from llmcache_cli.keys import key_bytes
-
-try:  # redis-py's hiredis parser marks "no complete reply buffered yet" with this sentinel
-    from redis._parsers.hiredis import NOT_ENOUGH_DATA as _NEED_MORE
-except ImportError:  # pragma: no cover - other redis-py layouts fall back to read_response
-    _NEED_MORE = None
 
 Reply = Any
 KEY = object()  # placeholder for the key in a per-key command template
@@ -119,26 +113,8 @@ def borrowed(pool: ConnectionPool) -> Iterator[Any]:
 
 
 def reply_reader(conn: Any) -> Callable[[int], list[Reply]]:
-    """``read(n)``: the next ``n`` replies, error replies as exception objects. The hiredis fast
-    path calls the parser's reader directly, skipping redis-py's per-reply bookkeeping (about
-    1.5 microseconds a reply, more than the server spends on most commands); any other parser
-    goes through ``read_response``."""
-    parser = getattr(conn, "_parser", None)
-    reader = getattr(parser, "_reader", None)
-    fill = getattr(parser, "read_from_socket", None)
-    if _NEED_MORE is not None and reader is not None and callable(fill):
-        gets = reader.gets
-
-        def read_fast(n: int) -> list[Reply]:
-            out = [gets(False) for _ in range(n)]
-            while out and out[-1] is _NEED_MORE:  # the rest is not buffered yet
-                have = out.index(_NEED_MORE)
-                del out[have:]
-                fill()
-                out += [gets(False) for _ in range(n - have)]
-            return out
-
-        return read_fast
+    """``read(n)``: the next ``n`` replies, error replies as exception objects, through the
+    connection's public ``read_response`` (hiredis parses them when it is installed)."""
 
     def read_one() -> Reply:
         try:
@@ -146,10 +122,10 @@ def reply_reader(conn: Any) -> Callable[[int], list[Reply]]:
         except rex.ResponseError as exc:
             return exc
 
-    def read_public(n: int) -> list[Reply]:
+    def read(n: int) -> list[Reply]:
         return [read_one() for _ in range(n)]
 
-    return read_public
+    return read
 
 
 @dataclass(frozen=True)

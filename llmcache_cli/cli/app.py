@@ -7,7 +7,6 @@ from typing import Annotated
 import typer
 
 from llmcache_cli import __version__
-from llmcache_cli.cli import lazy_params
 from llmcache_cli.cli.app_context import AppContext
 from llmcache_cli.cli.main import PROG, LLMCacheGroup
 from llmcache_cli.cli.registry import TYPER_SETTINGS
@@ -26,8 +25,6 @@ Examples:
 
   llmcache invalidate AAPL --dry-run
 """
-
-lazy_params.install()  # options left unset do not import pydantic (see cli/lazy_params.py)
 
 app = typer.Typer(cls=LLMCacheGroup, name="llmcache", help=HELP, no_args_is_help=True, **TYPER_SETTINGS)  # type: ignore[arg-type]
 

@@ -15,10 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import typer
-from typer import _click as click
-from typer._click.core import Command, Context
-from typer._click.formatting import HelpFormatter
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from llmcache_cli.cli import registry
 from llmcache_cli.errors import EXIT_INTERRUPTED, EXIT_OPERATIONAL, EXIT_USAGE, LLMCacheError
@@ -77,11 +74,13 @@ def guarded(call: Callable[[], Any], args: Sequence[str]) -> int:
         if debug:
             sys.stderr.write(redact(traceback.format_exc()))
         return fail(exc.one_line(), exc.exit_code, redact)
-    except click.exceptions.UsageError as exc:
-        where = exc.ctx.command_path if exc.ctx else PROG
-        return fail(f"{exc.format_message()} (see '{where} --help')", EXIT_USAGE, redact)
-    except click.exceptions.ClickException as exc:
-        return fail(exc.format_message(), exc.exit_code, redact)
+    except typer.TyperException as exc:  # Typer's own: a usage error (exit 2) or another refusal
+        code = exc.exit_code if isinstance(exc.exit_code, int) else EXIT_OPERATIONAL
+        if code == EXIT_USAGE:
+            ctx = getattr(exc, "ctx", None)
+            where = ctx.command_path if ctx is not None else PROG
+            return fail(f"{exc.format_message()} (see '{where} --help')", EXIT_USAGE, redact)
+        return fail(exc.format_message(), code, redact)
     except typer.Exit as exc:
         return int(exc.exit_code)
     except (typer.Abort, KeyboardInterrupt):
@@ -100,18 +99,19 @@ class LLMCacheGroup(TyperGroup):
     """Typer's group with our exit path in place of Typer's/Click's error printing, and
     commands loaded lazily from ``cli/registry.py``."""
 
-    def list_commands(self, ctx: Context) -> list[str]:
+    def list_commands(self, ctx: Any) -> list[str]:
         return registry.names()
 
-    def get_command(self, ctx: Context, cmd_name: str) -> Command | None:
-        if cmd_name not in self.commands:
-            command = registry.load(cmd_name)
-            if command is None:
-                return None
+    def get_command(self, ctx: Any, cmd_name: str) -> TyperCommand | None:
+        known = self.commands.get(cmd_name)
+        if isinstance(known, TyperCommand):
+            return known
+        command = registry.load(cmd_name)
+        if command is not None:
             self.commands[cmd_name] = command
-        return self.commands[cmd_name]
+        return command
 
-    def format_commands(self, ctx: Context, formatter: HelpFormatter) -> None:
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
         rows = [(name, registry.summary(name)) for name in registry.names()]
         with formatter.section("Commands"):
             formatter.write_dl(rows)

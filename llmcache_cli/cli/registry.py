@@ -11,8 +11,7 @@ import importlib
 from dataclasses import dataclass
 
 import typer
-from typer._click.core import Command
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 from typer.main import get_command
 
 
@@ -54,7 +53,7 @@ TYPER_SETTINGS: dict[str, object] = {
 }
 
 
-def load(name: str) -> Command | None:
+def load(name: str) -> TyperCommand | None:
     """The click command called ``name``, importing only the module that provides it."""
     spec = _BY_NAME.get(name)
     if spec is None:
@@ -64,4 +63,6 @@ def load(name: str) -> Command | None:
     importlib.import_module(f"llmcache_cli.cli.commands.{spec.module}").register(holder)
     group = get_command(holder)
     assert isinstance(group, TyperGroup)
-    return group.commands.get(name)
+    command = group.commands.get(name)
+    assert command is None or isinstance(command, TyperCommand)
+    return command

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Annotated
 
 import typer
@@ -13,11 +12,6 @@ from llmcache_cli.cli.output import emit_json, note, stdout_console
 from llmcache_cli.durations import parse_duration
 from llmcache_cli.errors import UsageError
 from llmcache_cli.simulation import scenario as sc
-
-# numpy's OpenBLAS starts a spinning thread per core when numpy is imported, and the simulation
-# does no linear algebra: on two cores those threads cost about 0.1 s of a 0.35 s default run.
-# (Only for this command's process, and only when the user has not chosen.)
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 DEFAULT_START = sc.DEFAULT_START.isoformat()
 
@@ -135,9 +129,8 @@ def simulate_command(
     populate: PopulateOpt = None,
     engine: EngineOpt = None,
 ) -> None:
-    # Every option defaults to None and the defaults are filled in here: Typer 0.29 converts
-    # each value that is not None (nor a bool) with a pydantic TypeAdapter, and importing
-    # pydantic for it costs about 0.1 s, a third of the default run (see cli/lazy_params.py).
+    # Every option defaults to None and the defaults are filled in here, so that --help shows
+    # them from the scenario module and the JSON is the same with or without them given.
     if llm_latency_ms is None:
         llm_latency_ms = sc.DEFAULT_LLM_LATENCY_MS
     if cache_latency_ms is None:
