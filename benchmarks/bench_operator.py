@@ -138,7 +138,7 @@ def measure(server: RedisServer, admin: object, repeat: int) -> list[Runs]:
 
 def _scan_in_process(url: str) -> None:
     from llmcache_cli.client import ClientOptions, connect
-    from llmcache_cli.diagnostics.large_keys import find_large_keys
+    from llmcache_cli.diagnostics.key_sizes import find_large_keys
 
     with connect(ClientOptions.from_flags(url)) as handle:
         find_large_keys(handle)

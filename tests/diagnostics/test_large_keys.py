@@ -7,7 +7,7 @@ import redis
 
 from llmcache_cli.client import RedisHandle
 from llmcache_cli.diagnostics.common import INTERNAL_NAMESPACE, NO_NAMESPACE
-from llmcache_cli.diagnostics.large_keys import as_json, find_large_keys
+from llmcache_cli.diagnostics.key_sizes import as_json, find_large_keys
 from tests.diagnostics.conftest import interrupt
 from tests.diagnostics.mixed import Mixed, independent_sizes
 

@@ -11,7 +11,7 @@ import redis
 from llmcache_cli.client import RedisHandle
 from llmcache_cli.config import Settings
 from llmcache_cli.diagnostics.common import INTERNAL_NAMESPACE
-from llmcache_cli.diagnostics.ttl import as_json, inspect_ttls
+from llmcache_cli.diagnostics.ttl_audit import as_json, inspect_ttls
 from llmcache_cli.diagnostics.ttl_tally import OUTSIDE_SCHEMA, bucket_index
 from llmcache_cli.keys import is_internal, parse_key
 from llmcache_cli.policy import TTLPolicy, make_policy

@@ -14,7 +14,7 @@ from llmcache_cli.cli.output import emit_json, human_pct, stdout_console
 from llmcache_cli.scan import total_keys
 
 if TYPE_CHECKING:
-    from llmcache_cli.diagnostics.large_keys import LargeKeysReport
+    from llmcache_cli.diagnostics.key_sizes import LargeKeysReport
 
 HELP = """The largest keys by MEMORY USAGE, with type, TTL and namespace, and memory by namespace.
 
@@ -75,7 +75,7 @@ def large_keys(
     json_output: JsonOpt = False,
     url: UrlOpt = None,
 ) -> None:
-    from llmcache_cli.diagnostics.large_keys import as_json, find_large_keys
+    from llmcache_cli.diagnostics.key_sizes import as_json, find_large_keys
 
     with app_context(ctx, url).connect() as handle:
         total = None if pattern else total_keys(handle)

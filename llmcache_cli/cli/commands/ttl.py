@@ -22,7 +22,7 @@ from llmcache_cli.errors import UsageError
 from llmcache_cli.scan import total_keys
 
 if TYPE_CHECKING:
-    from llmcache_cli.diagnostics.ttl import TTLReport
+    from llmcache_cli.diagnostics.ttl_audit import TTLReport
 
 HELP = """TTL inspection: a histogram of remaining TTLs (keys and memory), the TTLs of each data
 type against the policy's maximum, the keys with no TTL (leaks) and the keys whose TTL is longer
@@ -124,7 +124,7 @@ def ttl(
     if sum(x is not None for x in (pattern, symbol, key or None)) > 1:
         raise UsageError("--pattern, --symbol and --key select keys in different ways: use one")
     symbol = checked_symbol(symbol)
-    from llmcache_cli.diagnostics.ttl import as_json, inspect_ttls  # numpy, the market calendar
+    from llmcache_cli.diagnostics.ttl_audit import as_json, inspect_ttls  # numpy, the market calendar
     from llmcache_cli.policy import make_policy
 
     app = app_context(ctx, url)
