@@ -116,14 +116,18 @@ def reply_reader(conn: Any) -> Callable[[int], list[Reply]]:
     """``read(n)``: the next ``n`` replies, error replies as exception objects, through the
     connection's public ``read_response`` (hiredis parses them when it is installed)."""
 
-    def read_one() -> Reply:
-        try:
-            return conn.read_response(disable_decoding=True)
-        except rex.ResponseError as exc:
-            return exc
+    respond = conn.read_response
+    refused = rex.ResponseError
 
     def read(n: int) -> list[Reply]:
-        return [read_one() for _ in range(n)]
+        out: list[Reply] = []
+        add = out.append
+        for _ in range(n):
+            try:
+                add(respond(disable_decoding=True))
+            except refused as exc:
+                add(exc)
+        return out
 
     return read
 
