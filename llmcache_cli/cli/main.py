@@ -126,6 +126,11 @@ class LLMCacheGroup(TyperGroup):
         **extra: Any,
     ) -> Any:
         argv = list(sys.argv[1:] if args is None else args)
+        # No command at all: the help as --help prints it (not squeezed into an error line),
+        # with exit 2, a command being missing.
+        missing = not argv and bool(getattr(self, "no_args_is_help", False))
+        if missing:
+            argv = ["--help"]
         code = guarded(
             lambda: super(LLMCacheGroup, self).main(
                 argv,
@@ -137,6 +142,8 @@ class LLMCacheGroup(TyperGroup):
             ),
             argv,
         )
+        if missing and code == 0:
+            code = EXIT_USAGE
         if standalone_mode:
             sys.exit(code)
         return code

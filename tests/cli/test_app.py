@@ -50,8 +50,11 @@ def test_version(cli: Invoke) -> None:
 
 
 def test_no_command_shows_help(cli: Invoke) -> None:
+    """The whole help, as --help prints it, and exit 2 (a command is missing)."""
     result = cli()
-    assert "Usage" in result.output
+    assert result.exit_code == 2
+    assert result.stdout == cli("--help").stdout and "Commands" in result.stdout
+    assert "error" not in result.stderr
 
 
 def test_dead_server_is_one_redacted_line_exit_1(cli: Invoke) -> None:
