@@ -14,12 +14,11 @@ SAMPLE_KEYS = 10
 
 @dataclass(frozen=True)
 class PlannedTarget:
-    """How one target will be found. ``index_present``: its per-symbol index set exists (it is
-    then kept in step with the deletions even when ``method`` is ``scan``)."""
+    """How one target will be found: through its per-symbol index set (``index``), or by SCAN.
+    Either way a deletion keeps every index it touches exact (``deletion``)."""
 
     target: Target
     method: Method
-    index_present: bool = False
 
 
 @dataclass(frozen=True)

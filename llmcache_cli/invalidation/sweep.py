@@ -63,10 +63,10 @@ def plan(handle: RedisHandle, targets: Sequence[Target], use_index: bool = True)
     for target in targets:
         found = [k for k in target.index_keys if k in present]
         if found and use_index:
-            planned.append(PlannedTarget(target, "index", True))
+            planned.append(PlannedTarget(target, "index"))
             work += sum(present[k] for k in found)
         else:
-            planned.append(PlannedTarget(target, "scan", bool(found)))
+            planned.append(PlannedTarget(target, "scan"))
             work += sum(sizes) * len(target.patterns)
     return Plan(tuple(planned), work, tuple(sizes))
 
