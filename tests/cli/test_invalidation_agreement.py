@@ -28,11 +28,11 @@ TYPES = ("analysis", "fundamental", "earnings", "sentiment", "technical")
 ENTITIES = frozenset({"stock", "equity"})
 
 
-def write_as_the_bot(url: str, version: str) -> None:
+def write_as_the_bot(url: str, version: str, hash_tag: str = "auto") -> None:
     """What a bot with ``[cache] version = <version>`` writes through ``@cached`` and ``set``."""
 
     async def go() -> None:
-        settings = Settings(cache_version=version, stock_entities=ENTITIES)
+        settings = Settings(cache_version=version, stock_entities=ENTITIES, hash_tag=hash_tag)
         async with CacheService(url, settings=settings) as cache:
             for data_type in TYPES:
 
@@ -51,20 +51,20 @@ def write_as_the_bot(url: str, version: str) -> None:
     run(go())
 
 
-def populate(client: redis.Redis, url: str) -> set[bytes]:
+def populate(client: Any, url: str, hash_tag: str = "auto") -> set[bytes]:
     client.flushall()
-    write_as_the_bot(url, "2024-06")
-    write_as_the_bot(url, "v1")
+    write_as_the_bot(url, "2024-06", hash_tag)
+    write_as_the_bot(url, "v1", hash_tag)
     keys = entries(client)
     assert any(k.endswith(b":2024-06") for k in keys) and any(k.endswith(b":v1") for k in keys)
     return keys
 
 
-def entries(client: redis.Redis) -> set[bytes]:
+def entries(client: Any) -> set[bytes]:
     return {k for k in client.scan_iter(count=1000) if not is_internal(k)}
 
 
-def assert_index_exact(client: redis.Redis) -> None:
+def assert_index_exact(client: Any) -> None:
     """Each symbol's index set holds exactly the keys of that symbol a full scan finds."""
     expected: dict[bytes, set[bytes]] = {}
     for key in entries(client):
