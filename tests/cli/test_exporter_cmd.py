@@ -145,7 +145,7 @@ def test_prometheus_format_is_the_exporters(cli: Invoke, redis_url: str, real_re
 
 def test_help_has_examples_and_stays_light() -> None:
     code = (
-        "import sys; from llmcache_cli.cli.main import run; sys.argv = ['llmcache', 'exporter', '--help'];\n"
+        "import sys; from llmcache_cli.cli.app import run; sys.argv = ['llmcache', 'exporter', '--help'];\n"
         "try:\n    run()\nexcept SystemExit:\n    pass\n"
         "print([m for m in ('redis', 'prometheus_client') if m in sys.modules])"
     )
