@@ -25,7 +25,7 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from llmcache_cli.cache.connection import FAILED
 from llmcache_cli.cache.costs import end_usage, settle_usage, start_usage
@@ -37,7 +37,14 @@ from llmcache_cli.envelope import decode_entry, meta_number
 from llmcache_cli.keys import input_hash
 
 if TYPE_CHECKING:
-    from llmcache_cli.cache.service import CacheService
+    from llmcache_cli.cache.breaker import CircuitBreaker
+    from llmcache_cli.cache.counters import CacheStats, PendingCounters
+    from llmcache_cli.cache.lookups import LookupPipeline
+    from llmcache_cli.cache.near import NearCache
+    from llmcache_cli.cache.redis_ops import RedisOps
+    from llmcache_cli.cache.trace import TraceWriter
+    from llmcache_cli.cache.tracking import Tracker
+    from llmcache_cli.config import Settings
 
 log = logging.getLogger("llmcache_cli.cache")
 HIT, NEAR, ABSENT, FAILED_READ = 0, 1, 2, 3  # what ``CallPath.read`` found
@@ -121,10 +128,48 @@ def _from_meta(value: Any, meta: dict[str, Any] | None, cache_ms: float, near: b
     )
 
 
+class CallOwner(Protocol):
+    """What the call path needs of its service (``CacheService`` is one): the parts it reads
+    and the counting and storing it asks for. Nothing else reaches into the service."""
+
+    settings: Settings
+    stats: CacheStats
+    breaker: CircuitBreaker
+    ops: RedisOps
+    pending: PendingCounters
+    pipeline: LookupPipeline
+    near: NearCache | None
+    tracker: Tracker | None
+    trace: TraceWriter | None
+    lock_ttl: float
+    lock_wait: float
+
+    def count_hit(
+        self, namespace: str, cost_usd: float, llm_ms: float, cache_ms: float, near: bool
+    ) -> None: ...
+
+    def count_miss(self, namespace: str, *, failed: bool = False) -> None: ...
+
+    def queue(self, namespace: str, delta: CounterDelta) -> None: ...
+
+    def spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]: ...
+
+    async def store(
+        self,
+        key: str,
+        info: KeyInfo,
+        value: Any,
+        meta: dict[str, Any],
+        ttl: int | None,
+        delta: CounterDelta,
+        lock_token: str | None = None,
+    ) -> int | None: ...
+
+
 class CallPath:
     """The service's call path. Its public surface is ``call``, ``read`` and ``lookup``."""
 
-    def __init__(self, service: CacheService) -> None:
+    def __init__(self, service: CallOwner) -> None:
         self.service = service
         self.inflight: dict[str, asyncio.Task[Answer]] = {}
 

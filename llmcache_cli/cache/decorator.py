@@ -45,6 +45,7 @@ from llmcache_cli.keys import (
     data_type_of,
     input_hash,
 )
+from llmcache_cli.limits import check_ttl
 
 _ATOMS = (str, int, float, bool, type(None))
 
@@ -169,8 +170,8 @@ def cached(
     neither, the function simply runs. ``model``: what to price the call with when the
     function does not report it with ``record_usage`` (default ``settings.default_model``).
     """
-    if ttl is not None and (isinstance(ttl, bool) or not isinstance(ttl, int) or ttl <= 0):
-        raise ValueError(f"ttl must be a positive whole number of seconds, got {ttl!r}")
+    if ttl is not None:
+        check_ttl(ttl)
     if data_type is not None and data_type not in DATA_TYPES:
         raise ValueError(f"unknown data_type {data_type!r}; known: {', '.join(DATA_TYPES)}")
     if key_prefix:

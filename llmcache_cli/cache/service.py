@@ -30,6 +30,7 @@ from llmcache_cli.client import ClientOptions, check_cluster_url
 from llmcache_cli.config import Settings, load_settings
 from llmcache_cli.envelope import encode_envelope
 from llmcache_cli.keys import DEFAULT_STOCK_ENTITY, build_key
+from llmcache_cli.limits import check_ttl
 
 if TYPE_CHECKING:
     from llmcache_cli.cache.invalidator import Invalidator
@@ -219,9 +220,7 @@ class CacheService:
 
     def ttl_for(self, info: KeyInfo, ttl: int | None) -> int:
         if ttl is not None:
-            if isinstance(ttl, bool) or not isinstance(ttl, int) or ttl <= 0:
-                raise ValueError(f"ttl must be a positive whole number of seconds, got {ttl!r}")
-            return ttl
+            return check_ttl(ttl)
         if self._policy is None:
             from llmcache_cli.policy import make_policy  # lazy: pulls in the market calendar
 
