@@ -11,6 +11,7 @@ BENCHMARKS: list[str] = [
     "bench_startup",
     "bench_invalidate",
     "bench_operator",
+    "bench_rdb",
     "bench_simulate",
     "bench_load",
     "bench_exporter",

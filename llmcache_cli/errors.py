@@ -66,3 +66,7 @@ class PartialFailure(RedisOperationError):
     def __init__(self, message: str, hint: str | None = None, done: int = 0) -> None:
         super().__init__(message, hint)
         self.done = done
+
+
+class SnapshotError(LLMCacheError):
+    """An RDB snapshot could not be read: missing, truncated, corrupt, or of an unknown version."""

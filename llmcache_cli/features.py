@@ -37,7 +37,13 @@ FEATURES = (
         "the library extends a per-symbol index's TTL in the store pipeline; without it, a Lua "
         "script (EVALSHA), or TTL then EXPIRE when scripts are refused",
     ),
-    Feature("eval_ro", "EVAL_RO / EVALSHA_RO", "evalsha_ro", "not used: lookups run EVALSHA on the primary"),
+    Feature(
+        "eval_ro",
+        "EVAL_RO / EVALSHA_RO",
+        "evalsha_ro",
+        "stats --full and ttl read MEMORY USAGE and PTTL in one script per SCAN page (pipelined "
+        "without it); the library's lookups run EVALSHA on the primary",
+    ),
     Feature("function", "FUNCTION", "function", "not used: scripts are loaded with SCRIPT LOAD"),
     Feature("client_no_evict", "CLIENT NO-EVICT", "client|no-evict", "not used"),
     Feature("client_setinfo", "CLIENT SETINFO", "client|setinfo", "not sent: redis-py's is switched off"),

@@ -28,6 +28,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("large-keys", "large_keys", "The largest keys by MEMORY USAGE, and memory by namespace."),
     CommandSpec("exporter", "exporter", "Serve the stats metrics on /metrics for Prometheus."),
     CommandSpec("get", "get", "Show one entry: value, meta, TTL, memory."),
+    CommandSpec("snapshot", "snapshot", "Fetch the server's RDB snapshot (for --rdb: no load on it)."),
     CommandSpec("invalidate", "invalidate", "Delete exactly the cache entries of stock symbols."),
     CommandSpec("purge-version", "invalidate", "Delete the entries of an old cache version."),
     CommandSpec("policy", "policy", "Market open? And the TTL each data type gets right now."),

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from llmcache_cli.client import RedisHandle
 from llmcache_cli.keys import INTERNAL_PREFIX, SEPARATOR, data_type_of, key_text
+
+if TYPE_CHECKING:
+    from llmcache_cli.client import RedisHandle
 
 INTERNAL_NAMESPACE = "llmcache (internal)"  # llmcache's own bookkeeping keys (llmcache:...)
 NO_NAMESPACE = "(no namespace)"  # keys without a ':'
@@ -117,6 +119,28 @@ class NamespaceTally:
                 row[2] += 1
         return skipped
 
+    def add_measured(self, keys: Sequence[bytes], memories: Sequence[int], pttls: Sequence[int]) -> int:
+        """``add_batch`` for figures known to be integers (a snapshot's): the same counts, with
+        none of the checks a server's replies need; PTTL -2 (expired) is skipped and counted."""
+        counts, overflow, limit, watch = self.counts, self.overflow, self.limit, self.watch
+        skipped = 0
+        for key, memory, pttl in zip(keys, memories, pttls, strict=True):
+            if pttl == -2:
+                skipped += 1
+                continue
+            head, sep, _ = key.partition(_SEP)
+            prefix = head if sep else b""
+            row = counts.get(prefix)
+            if row is None:
+                row = overflow if len(counts) >= limit else counts.setdefault(prefix, [0, 0, 0])
+            if watch is not None and prefix == _INTERNAL and key.startswith(watch):
+                self._see(key)
+            row[0] += 1
+            row[1] += memory
+            if pttl == -1:
+                row[2] += 1
+        return skipped
+
     def _see(self, key: bytes) -> None:
         if len(self.watched) < self.limit:
             self.watched.append(key)
@@ -197,3 +221,4 @@ class Breakdown:
     namespaces: tuple[NamespaceUsage, ...]
     counter_keys: tuple[bytes, ...] | None  # the counter hashes met (None: not all could be kept)
     lookups: tuple[int, int] = (0, 0)  # (hits, misses) Redis counted for the PTTLs
+    method: str = "pipeline"  # how MEMORY USAGE and PTTL were read: "script", "pipeline" (per_key)

@@ -17,18 +17,18 @@ from dataclasses import dataclass, replace
 
 from llmcache_cli.client import Node, RedisHandle
 from llmcache_cli.config import DATA_TYPES
-from llmcache_cli.diagnostics import live_counters, serverinfo
+from llmcache_cli.diagnostics import live_counters, per_key, serverinfo
 from llmcache_cli.diagnostics.common import Breakdown, NamespaceTally
 from llmcache_cli.diagnostics.live_counters import LLMSummary
 from llmcache_cli.diagnostics.serverinfo import KeyspaceFigures, NodeInfo, ServerFigures
 from llmcache_cli.diagnostics.stats_warnings import StatsWarning, find_warnings
-from llmcache_cli.scan import KEY, SCAN_COUNT, BatchScan, KeyCommands, each_node, scan_batches
+from llmcache_cli.pace import Pace, Pacers
+from llmcache_cli.scan import SCAN_COUNT, BatchScan, each_node, scan_batches
 
 DEFAULT_SAMPLE = 10_000
 COUNTER_SCAN_MAX_KEYS = 200_000  # up to here a full SCAN for the counter hashes costs < 0.2 s
 
 Progress = Callable[[int], None]
-_MEMORY_AND_TTL = KeyCommands(("MEMORY", "USAGE", KEY), ("PTTL", KEY))
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,7 @@ class StatsReport:
     warnings: tuple[StatsWarning, ...]
     partial: bool  # interrupted during the breakdown scan
     replicas: tuple[NodeInfo, ...] = ()  # a cluster's replicas that answered (never summed)
+    pace: Pace | None = None  # --pace: the server CPU share the breakdown scan kept to
 
     @property
     def own_lookups(self) -> tuple[int, int]:
@@ -59,6 +60,7 @@ def collect_stats(
     sample: int = DEFAULT_SAMPLE,
     discount: tuple[int, int] = (0, 0),
     on_progress: Progress | None = None,
+    pace: float | None = None,
 ) -> StatsReport:
     """Everything the dashboard shows; Ctrl-C during the scan returns it ``partial``.
 
@@ -72,7 +74,8 @@ def collect_stats(
     keyspace = replace(
         keyspace, hits=max(0, keyspace.hits - discount[0]), misses=max(0, keyspace.misses - discount[1])
     )
-    breakdown, partial = _breakdown(handle, nodes, full, sample, on_progress)
+    pacers = Pacers(pace)
+    breakdown, partial = _breakdown(handle, nodes, full, sample, on_progress, pacers)
     if breakdown.exact and breakdown.counter_keys is not None:
         llm = live_counters.read_counters(handle, breakdown.counter_keys, exact=True)
     elif breakdown.exact or keyspace.keys <= COUNTER_SCAN_MAX_KEYS:
@@ -91,6 +94,7 @@ def collect_stats(
         warnings=tuple(find_warnings(server, keyspace, breakdown, llm, nodes, unreachable)),
         partial=partial,
         replicas=replicas,
+        pace=pacers.result(),
     )
 
 
@@ -100,6 +104,7 @@ def _breakdown(
     full: bool,
     sample: int,
     on_progress: Progress | None,
+    pacers: Pacers,
 ) -> tuple[Breakdown, bool]:
     """Every primary (a cluster's concurrently), each one's sample scaled to its own DBSIZE."""
     per_node = None if full else max(1, math.ceil(sample / len(handle.nodes)))
@@ -109,15 +114,25 @@ def _breakdown(
     vanished = 0
     partial = False
 
+    methods = [per_key.method_for(node, full) for node in handle.nodes] if handle.nodes else []
+
     def node_batches(i: int, node: Node) -> BatchScan:
-        scans[i] = scan_batches(node, _MEMORY_AND_TTL, count=count, max_keys=per_node)
+        scans[i] = scan_batches(
+            node,
+            per_key.commands(methods[i]),
+            count=count,
+            max_keys=per_node,
+            tail=per_key.tail(methods[i]),
+            on_page=pacers.hook(i, node.client),
+        )
         return scans[i]
 
     scan = each_node(handle, node_batches)
     try:
         with scan:
             for i, batch in scan:
-                vanished += tallies[i].add_batch(batch.keys, batch.replies[0::2], batch.replies[1::2])
+                memories, pttls = per_key.split(methods[i], batch)
+                vanished += tallies[i].add_batch(batch.keys, memories, pttls)
                 if on_progress is not None:
                     on_progress(len(batch.keys))
     except KeyboardInterrupt:
@@ -132,4 +147,5 @@ def _breakdown(
         total.merge(tally, info.keys / tally.keys if scaled else 1.0)
     scanned = sum(t.keys for t in tallies)
     found = None if total.watched_overflow else tuple(total.watched)
-    return Breakdown(exact, scanned, total.rows(), found, (scanned, vanished)), partial
+    method = per_key.method_name(methods)
+    return Breakdown(exact, scanned, total.rows(), found, (scanned, vanished), method), partial

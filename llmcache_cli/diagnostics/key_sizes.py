@@ -11,9 +11,8 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from llmcache_cli.client import RedisHandle
 from llmcache_cli.diagnostics.common import (
     NamespaceTally,
     NamespaceUsage,
@@ -25,7 +24,11 @@ from llmcache_cli.diagnostics.common import (
     ttl_seconds,
 )
 from llmcache_cli.keys import key_text
-from llmcache_cli.scan import KEY, KeyCommands, each_node, scan_batches
+from llmcache_cli.pace import Pace, Pacers
+
+if TYPE_CHECKING:  # redis-py is imported by the live scan only (not for a snapshot)
+    from llmcache_cli.client import Node, RedisHandle
+    from llmcache_cli.scan import BatchScan
 
 Progress = Callable[[int], None]
 
@@ -50,9 +53,12 @@ class LargeKeysReport:
     namespaces: tuple[NamespaceUsage, ...]  # largest memory first
     total_memory_bytes: int
     partial: bool  # interrupted (Ctrl-C): figures cover the keys scanned so far
+    pace: Pace | None = None  # --pace: the server CPU share the scan kept to
 
 
 def memory_command(samples: int | None) -> tuple[Any, ...]:
+    from llmcache_cli.scan import KEY
+
     if samples is None:
         return ("MEMORY", "USAGE", KEY)
     return ("MEMORY", "USAGE", KEY, "SAMPLES", samples)
@@ -65,9 +71,12 @@ def find_large_keys(
     samples: int | None = None,
     pattern: str | None = None,
     on_progress: Progress | None = None,
+    pace: float | None = None,
 ) -> LargeKeysReport:
     """Scan every primary (a cluster's concurrently); Ctrl-C stops the scan and returns what
     was found (``partial``). TYPE and TTL of the winners are routed by slot."""
+    from llmcache_cli.scan import KeyCommands, each_node, scan_batches
+
     if top < 1:
         raise ValueError("top must be at least 1")
     commands = KeyCommands(memory_command(samples))
@@ -75,8 +84,13 @@ def find_large_keys(
     tally = NamespaceTally()
     vanished = 0
     partial = False
+    pacers = Pacers(pace)
+
+    def node_batches(i: int, node: Node) -> BatchScan:
+        return scan_batches(node, commands, match=pattern, on_page=pacers.hook(i, node.client))
+
     try:
-        with each_node(handle, lambda _, node: scan_batches(node, commands, match=pattern)) as scan:
+        with each_node(handle, node_batches) as scan:
             for _, batch in scan:
                 vanished += tally.add_batch(batch.keys, batch.replies)
                 floor = heap[0][0] if len(heap) >= top else -1
@@ -104,6 +118,7 @@ def find_large_keys(
         namespaces=tally.rows(),
         total_memory_bytes=tally.memory_bytes,
         partial=partial,
+        pace=pacers.result(),
     )
 
 
@@ -137,6 +152,7 @@ def as_json(report: LargeKeysReport) -> dict[str, Any]:
         "samples": report.samples,
         "pattern": report.pattern,
         "total_memory_bytes": total,
+        "pace": None if report.pace is None else report.pace.as_json(),
         "keys": [
             {
                 "key": k.key,

@@ -54,6 +54,8 @@ def as_json(report: StatsReport) -> dict[str, Any]:
     server, keyspace, memory = report.server, report.keyspace, report.breakdown
     total_memory = sum(ns.memory_bytes for ns in memory.namespaces)
     return {
+        "pace": None if report.pace is None else report.pace.as_json(),
+        "per_key_method": report.breakdown.method,
         "server": {
             "product": server.product,
             "version": server.version,

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from llmcache_cli.client import Node, RedisHandle
+from llmcache_cli.diagnostics import per_key
 from llmcache_cli.diagnostics.common import describe_keys
 from llmcache_cli.diagnostics.ttl_tally import (
     BUCKETS,
@@ -24,11 +25,11 @@ from llmcache_cli.diagnostics.ttl_tally import (
     TypeTTL,
 )
 from llmcache_cli.keys import key_bytes, key_has_symbol, key_text, symbol_match_patterns
+from llmcache_cli.pace import Pace, Pacers
 from llmcache_cli.policy import TTLPolicy
-from llmcache_cli.scan import KEY, SCAN_COUNT, Batch, BatchScan, KeyCommands, each_node, scan_batches
+from llmcache_cli.scan import SCAN_COUNT, Batch, BatchScan, each_node, scan_batches
 
 Progress = Callable[[int], None]
-_TTL_AND_MEMORY = KeyCommands(("PTTL", KEY), ("MEMORY", "USAGE", KEY))
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,8 @@ class TTLReport:
     no_ttl_keys: tuple[NoTTLKey, ...]  # at most limit, largest memory first
     over_policy_keys: tuple[OverPolicyKey, ...]  # at most limit, furthest over first
     limit: int
+    pace: Pace | None = None  # --pace: the server CPU share the scan kept to
+    method: str | None = None  # how PTTL and MEMORY USAGE were read (see per_key); None: a snapshot
 
 
 def inspect_ttls(
@@ -67,6 +70,7 @@ def inspect_ttls(
     sample: int | None = None,
     limit: int = 20,
     on_progress: Progress | None = None,
+    pace: float | None = None,
 ) -> TTLReport:
     """Look at the selected keys (all by default); Ctrl-C returns what was gathered."""
     if sum(x is not None for x in (pattern, symbol, keys)) > 1:
@@ -74,12 +78,16 @@ def inspect_ttls(
     tally = TTLTally(policy, stock_entities, limit)
     partial = False
     exact = sample is None
+    pacers = Pacers(pace)
+    methods: dict[int, str] = {}
     try:
         if keys is not None:
             _named_keys(handle, tally, list(dict.fromkeys(map(key_bytes, keys))))
             exact = True
         else:
-            exact = _scan(handle, tally, pattern, symbol, stock_entities, sample, on_progress)
+            exact = _scan(
+                handle, tally, pattern, symbol, stock_entities, sample, on_progress, pacers, methods
+            )
     except KeyboardInterrupt:
         partial = True
     listed = [item[1] for item in tally.no_ttl_heap]
@@ -103,6 +111,8 @@ def inspect_ttls(
         no_ttl_keys=tally.no_ttl_rows(facts),
         over_policy_keys=tally.over_rows(),
         limit=limit,
+        pace=pacers.result(),
+        method=per_key.method_name(list(methods.values())),
     )
 
 
@@ -128,6 +138,8 @@ def _scan(
     stock_entities: Collection[str],
     sample: int | None,
     on_progress: Progress | None,
+    pacers: Pacers,
+    methods: dict[int, str],
 ) -> bool:
     """Feed the tally from every primary (a cluster's concurrently); True when every selected
     key was looked at (a sample may cover all)."""
@@ -139,8 +151,10 @@ def _scan(
     count = SCAN_COUNT if per_node is None else min(SCAN_COUNT, per_node)
     scans: list[BatchScan] = []
 
-    def node_batches(_: int, node: Node) -> Iterator[Batch]:
+    def node_batches(i: int, node: Node) -> Iterator[Batch]:
         keep = None
+        on_page = pacers.hook(i, node.client)
+        method = methods[i] = per_key.method_for(node, sample is None)
         if symbol is not None:
             seen: set[bytes] = set()  # a key lives on one primary: one set per primary
 
@@ -153,14 +167,22 @@ def _scan(
 
         for match in matches:
             batches = scan_batches(
-                node, _TTL_AND_MEMORY, match=match, count=count, max_keys=per_node, keep=keep
+                node,
+                per_key.commands(method),
+                match=match,
+                count=count,
+                max_keys=per_node,
+                keep=keep,
+                on_page=on_page,
+                tail=per_key.tail(method),
             )
             scans.append(batches)
             yield from batches
 
     with each_node(handle, node_batches) as scan:
-        for _, batch in scan:
-            tally.add_batch(batch.keys, batch.replies[0::2], batch.replies[1::2])
+        for i, batch in scan:
+            memories, pttls = per_key.split(methods[i], batch)
+            tally.add_batch(batch.keys, pttls, memories)
             if on_progress is not None:
                 on_progress(len(batch.keys))
     return all(batches.complete for batches in scans)
@@ -184,4 +206,5 @@ def as_json(report: TTLReport) -> dict[str, Any]:
         out[name] = list(out[name])  # JSON arrays as lists, as everywhere else
     for row, fields in zip(report.data_types, out["data_types"], strict=True):
         fields["data_type"] = row.data_type
+    out["pace"] = None if report.pace is None else report.pace.as_json()
     return out

@@ -8,10 +8,22 @@ import typer
 from rich.table import Table
 
 from llmcache_cli.cli.app_context import app_context
+from llmcache_cli.cli.commands._rdb import (
+    AllocatorOpt,
+    DbOpt,
+    NowOpt,
+    PaceOpt,
+    RdbOpt,
+    check_live_only,
+    check_pace,
+    describe,
+    pace_line,
+    snapshot_source,
+)
 from llmcache_cli.cli.commands._render import finish, human_bytes, human_ttl, with_progress
 from llmcache_cli.cli.options import JsonOpt, PatternOpt, UrlOpt
-from llmcache_cli.cli.output import emit_json, human_pct, stdout_console
-from llmcache_cli.scan import total_keys
+from llmcache_cli.cli.output import emit_json, human_pct, note, stdout_console
+from llmcache_cli.errors import UsageError
 
 if TYPE_CHECKING:
     from llmcache_cli.diagnostics.key_sizes import LargeKeysReport
@@ -21,6 +33,9 @@ HELP = """The largest keys by MEMORY USAGE, with type, TTL and namespace, and me
 Scans every key (SCAN COUNT 1000, MEMORY USAGE pipelined per batch); the client keeps only the
 top N, so its memory stays small on any keyspace. Ctrl-C prints what was found so far.
 
+With --rdb FILE the same report comes from an RDB snapshot (see 'llmcache snapshot'), with no
+command sent to the server: memory is estimated the way MEMORY USAGE counts it.
+
 Examples:
 
   llmcache large-keys
@@ -28,6 +43,8 @@ Examples:
   llmcache large-keys --top 20 --pattern 'analysis:*'
 
   llmcache large-keys --samples 0 --json
+
+  llmcache large-keys --rdb dump.rdb --top 20
 """
 
 TopOpt = Annotated[int, typer.Option("--top", metavar="N", min=1, max=10000, help="How many keys to list.")]
@@ -74,8 +91,36 @@ def large_keys(
     pattern: PatternOpt = None,
     json_output: JsonOpt = False,
     url: UrlOpt = None,
+    rdb: RdbOpt = None,
+    db: DbOpt = 0,
+    now: NowOpt = None,
+    allocator: AllocatorOpt = "jemalloc",
+    pace: PaceOpt = None,
 ) -> None:
     from llmcache_cli.diagnostics.key_sizes import as_json, find_large_keys
+
+    check_live_only(rdb, db, now, allocator, url)
+    check_pace(pace, rdb)
+    if rdb:
+        if samples is not None:
+            raise UsageError("--samples is for MEMORY USAGE on a server: a snapshot counts every element")
+        from llmcache_cli.diagnostics import snapshot
+        from llmcache_cli.rdb import total_bytes
+
+        source = snapshot_source(rdb, db, now, allocator)
+        report, summary = with_progress(
+            "Reading snapshot",
+            total_bytes(source.paths),
+            lambda advance: snapshot.large_keys(source, top=top, pattern=pattern, on_progress=advance),
+        )
+        if json_output:
+            emit_json({**as_json(report), **summary.as_json()})
+        else:
+            note(describe(summary))
+            render(report)
+        finish(report.partial)
+        return
+    from llmcache_cli.scan import total_keys
 
     with app_context(ctx, url).connect() as handle:
         total = None if pattern else total_keys(handle)
@@ -83,13 +128,16 @@ def large_keys(
             "Measuring keys",
             total,
             lambda advance: find_large_keys(
-                handle, top=top, samples=samples, pattern=pattern, on_progress=advance
+                handle, top=top, samples=samples, pattern=pattern, on_progress=advance, pace=pace
             ),
         )
     if json_output:
         emit_json(as_json(report))
     else:
         render(report)
+        line = pace_line(report.pace)
+        if line:
+            note(line)
     finish(report.partial)
 
 

@@ -12,15 +12,28 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from llmcache_cli.cli.app_context import app_context
+from llmcache_cli.cli.commands._rdb import (
+    AllocatorOpt,
+    DbOpt,
+    NowOpt,
+    PaceOpt,
+    RdbOpt,
+    check_live_only,
+    check_pace,
+    describe,
+    pace_line,
+    snapshot_source,
+)
 from llmcache_cli.cli.commands._render import finish, with_progress
 from llmcache_cli.cli.options import JsonOpt, UrlOpt
-from llmcache_cli.cli.output import emit_json, stdout_console
+from llmcache_cli.cli.output import emit_json, note, stdout_console
 from llmcache_cli.client import RedisHandle
 from llmcache_cli.errors import UsageError
 from llmcache_cli.scan import total_keys
 
 if TYPE_CHECKING:
     from llmcache_cli.diagnostics.dashboard import StatsReport
+    from llmcache_cli.diagnostics.snapshot import SnapshotSource
 
 DEFAULT_SAMPLE = 10_000  # llmcache_cli.diagnostics.dashboard.DEFAULT_SAMPLE (imported when run)
 MIN_WATCH_SECONDS = 0.01
@@ -37,6 +50,10 @@ scrape target, see 'llmcache exporter').
 --watch on a terminal is a full-screen view that fits the terminal, with the rates since the
 last refresh next to the totals; q or Ctrl-C leaves it. Piped, it appends one report per refresh.
 
+With --rdb FILE the keyspace, the LLM counters and the exact breakdown come from an RDB snapshot,
+with no command sent to the server (uptime, clients, ops/s and hit counts since start are not in
+a snapshot).
+
 Examples:
 
   llmcache stats
@@ -46,6 +63,8 @@ Examples:
   llmcache stats --watch 5
 
   llmcache stats --format prometheus > /var/lib/node_exporter/textfile/llmcache.prom
+
+  llmcache stats --full --rdb dump.rdb --json
 """
 
 
@@ -157,6 +176,11 @@ def stats(
     fmt: FormatOpt = Format.table,
     json_output: JsonOpt = False,
     url: UrlOpt = None,
+    rdb: RdbOpt = None,
+    db: DbOpt = 0,
+    now: NowOpt = None,
+    allocator: AllocatorOpt = "jemalloc",
+    pace: PaceOpt = None,
 ) -> None:
     if json_output:
         if fmt is Format.prometheus:
@@ -164,22 +188,50 @@ def stats(
         fmt = Format.json
     if count is not None and watch is None:
         raise UsageError("--count only makes sense with --watch")
+    check_live_only(rdb, db, now, allocator, url)
+    check_pace(pace, rdb)
+    if rdb:
+        if watch is not None:
+            raise UsageError("--watch refreshes a live server: a snapshot does not change")
+        _from_snapshot(snapshot_source(rdb, db, now, allocator), fmt)
+        return
     from llmcache_cli.diagnostics.dashboard import collect_stats
 
     with app_context(ctx, url).connect() as handle:
 
         def once(advance: Callable[[int], None] | None = None) -> StatsReport:
-            return collect_stats(handle, full=full, sample=sample, on_progress=advance)
+            return collect_stats(handle, full=full, sample=sample, on_progress=advance, pace=pace)
 
         if watch is not None:
 
             def refresh(discount: tuple[int, int]) -> StatsReport:
-                return collect_stats(handle, full=full, sample=sample, discount=discount)
+                return collect_stats(handle, full=full, sample=sample, discount=discount, pace=pace)
 
             _watch(refresh, fmt, watch, count)
             return
         report = _collect_with_progress(handle, full, once)
     _emit(report, fmt)
+    line = pace_line(report.pace)
+    if line and fmt is Format.table:
+        note(line)
+    finish(report.partial)
+
+
+def _from_snapshot(source: SnapshotSource, fmt: Format) -> None:
+    """The dashboard from snapshots (always every key: --full is implied)."""
+    from llmcache_cli.diagnostics.snapshot_stats import collect_stats
+    from llmcache_cli.diagnostics.stats_output import as_json
+    from llmcache_cli.rdb import total_bytes
+
+    report, summary = with_progress(
+        "Reading snapshot", total_bytes(source.paths), lambda advance: collect_stats(source, advance)
+    )
+    if fmt is Format.json:
+        emit_json({**as_json(report), **summary.as_json()})
+    else:
+        if fmt is Format.table:
+            note(describe(summary))
+        _emit(report, fmt)
     finish(report.partial)
 
 

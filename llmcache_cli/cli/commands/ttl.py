@@ -8,6 +8,18 @@ import typer
 from rich.table import Table
 
 from llmcache_cli.cli.app_context import app_context
+from llmcache_cli.cli.commands._rdb import (
+    AllocatorOpt,
+    DbOpt,
+    NowOpt,
+    PaceOpt,
+    RdbOpt,
+    check_live_only,
+    check_pace,
+    describe,
+    pace_line,
+    snapshot_source,
+)
 from llmcache_cli.cli.commands._render import (
     SymbolOpt,
     checked_symbol,
@@ -17,7 +29,7 @@ from llmcache_cli.cli.commands._render import (
     with_progress,
 )
 from llmcache_cli.cli.options import JsonOpt, PatternOpt, PolicyOpt, UrlOpt
-from llmcache_cli.cli.output import emit_json, stdout_console
+from llmcache_cli.cli.output import emit_json, note, stdout_console
 from llmcache_cli.errors import UsageError
 from llmcache_cli.scan import total_keys
 
@@ -30,6 +42,9 @@ than their data type's policy allows (stale-data risk).
 
 Counts are exact: every key is looked at, unless --sample N asks for a quick look.
 
+With --rdb FILE the same report comes from an RDB snapshot, TTLs judged as of when it was taken
+(or --now), with no command sent to the server.
+
 Examples:
 
   llmcache ttl
@@ -39,6 +54,8 @@ Examples:
   llmcache ttl --pattern 'sentiment:*' --sample 20000 --json
 
   llmcache ttl --key analysis:stock:AAPL:v1 --policy by-type
+
+  llmcache ttl --rdb backups/ --now 2026-01-05T14:30:00Z
 """
 
 KeyOpt = Annotated[
@@ -120,15 +137,50 @@ def ttl(
     policy_name: PolicyOpt = None,
     json_output: JsonOpt = False,
     url: UrlOpt = None,
+    rdb: RdbOpt = None,
+    db: DbOpt = 0,
+    now: NowOpt = None,
+    allocator: AllocatorOpt = "jemalloc",
+    pace: PaceOpt = None,
 ) -> None:
     if sum(x is not None for x in (pattern, symbol, key or None)) > 1:
         raise UsageError("--pattern, --symbol and --key select keys in different ways: use one")
     symbol = checked_symbol(symbol)
+    check_live_only(rdb, db, now, allocator, url)
+    check_pace(pace, rdb)
     from llmcache_cli.diagnostics.ttl_audit import as_json, inspect_ttls  # numpy, the market calendar
     from llmcache_cli.policy import make_policy
 
     app = app_context(ctx, url)
     policy = make_policy(app.settings, policy_name)
+    if rdb:
+        if sample is not None:
+            raise UsageError("--sample is for a live scan: a snapshot is read whole")
+        from llmcache_cli.diagnostics import snapshot
+        from llmcache_cli.rdb import total_bytes
+
+        source = snapshot_source(rdb, db, now, allocator)
+        report, summary = with_progress(
+            "Reading snapshot",
+            total_bytes(source.paths),
+            lambda advance: snapshot.inspect_ttls(
+                source,
+                policy,
+                stock_entities=app.settings.stock_entities,
+                pattern=pattern,
+                symbol=symbol,
+                keys=key or None,
+                limit=limit,
+                on_progress=advance,
+            ),
+        )
+        if json_output:
+            emit_json({**as_json(report), **summary.as_json()})
+        else:
+            note(describe(summary))
+            render(report)
+        finish(report.partial)
+        return
     with app.connect() as handle:
         total = sample if sample else None if (pattern or symbol or key) else total_keys(handle)
         report = with_progress(
@@ -144,12 +196,16 @@ def ttl(
                 sample=sample,
                 limit=limit,
                 on_progress=advance,
+                pace=pace,
             ),
         )
     if json_output:
         emit_json(as_json(report))
     else:
         render(report)
+        line = pace_line(report.pace)
+        if line:
+            note(line)
     finish(report.partial)
 
 

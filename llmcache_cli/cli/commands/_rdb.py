@@ -1,0 +1,139 @@
+"""The options that point a report at RDB snapshots instead of a server: --rdb, --db, --now,
+--allocator; and the line that says which snapshot a report came from."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from llmcache_cli.errors import UsageError
+
+if TYPE_CHECKING:
+    from llmcache_cli.diagnostics.snapshot import SnapshotSource, SnapshotSummary
+    from llmcache_cli.pace import Pace
+
+RdbOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--rdb",
+        metavar="FILE",
+        show_default=False,
+        help="Report from this RDB snapshot, not the server (repeatable; a folder: its .rdb files, "
+        "one per cluster primary). No command is sent to any server.",
+    ),
+]
+DbOpt = Annotated[
+    int, typer.Option("--db", metavar="N", min=0, help="With --rdb: the database to report on.")
+]
+NowOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--now",
+        metavar="TIME",
+        show_default=False,
+        help="With --rdb: judge TTLs as of this time (unix seconds or ISO 8601) "
+        "[default: when the snapshot was taken].",
+    ),
+]
+AllocatorOpt = Annotated[
+    str,
+    typer.Option(
+        "--allocator",
+        metavar="NAME",
+        help="With --rdb: the server's allocator, for memory figures: jemalloc (standard builds) "
+        "or libc (servers built with MALLOC=libc).",
+    ),
+]
+
+
+def parse_now(value: str | None) -> int | None:
+    """--now as unix milliseconds."""
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            raise UsageError(
+                f"--now {value!r} is neither unix seconds nor an ISO 8601 time",
+                hint="e.g. --now 1767225600 or --now 2026-01-01T00:00:00+00:00",
+            ) from None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=timezone.utc)
+        seconds = moment.timestamp()
+    if not math.isfinite(seconds) or seconds < 0:
+        raise UsageError(f"--now {value!r} is not a time")
+    return int(seconds * 1000)
+
+
+def snapshot_source(rdb: list[str], db: int, now: str | None, allocator: str) -> SnapshotSource:
+    from llmcache_cli.diagnostics.snapshot import SnapshotSource
+    from llmcache_cli.rdb import ALLOCATORS, snapshot_files
+
+    if allocator not in ALLOCATORS:
+        raise UsageError(f"--allocator must be one of {', '.join(ALLOCATORS)}, got {allocator!r}")
+    paths = tuple(snapshot_files(rdb))
+    return SnapshotSource(paths, db, parse_now(now), allocator, cluster=len(paths) > 1)
+
+
+def check_live_only(rdb: list[str] | None, db: int, now: str | None, allocator: str, url: str | None) -> None:
+    """--db, --now and --allocator belong to --rdb; --url contradicts it."""
+    if rdb:
+        if url:
+            raise UsageError("--rdb reads a snapshot, --url a server: use one")
+        return
+    if db or now is not None or allocator != "jemalloc":
+        raise UsageError("--db, --now and --allocator only apply with --rdb FILE")
+
+
+def describe(summary: SnapshotSummary) -> str:
+    files = summary.files
+    keys = sum(sum(info.keys.values()) for info in files)
+    names = files[0].path if len(files) == 1 else f"{len(files)} files"
+    skipped = sum(info.module_values for info in files)
+    extra = f", {skipped:,} module values skipped" if skipped else ""
+    versions = sorted({info.server_version or "?" for info in files})
+    return (
+        f"From snapshot {names} (server {', '.join(versions)}, {keys:,} keys in all databases{extra}; "
+        f"db {summary.db})"
+    )
+
+
+def _check_pace(value: float | None) -> float | None:
+    from llmcache_cli.pace import check_pct
+
+    return check_pct(value)
+
+
+PaceOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--pace",
+        metavar="PCT",
+        callback=_check_pace,
+        show_default=False,
+        help="Live scan: keep the server CPU it costs at or under PCT% of one core (INFO cpu, "
+        "sleeping between batches); the share achieved is reported.",
+    ),
+]
+
+
+def check_pace(pace: float | None, rdb: list[str] | None) -> None:
+    if pace is not None and rdb:
+        raise UsageError("--pace paces a live scan: reading a snapshot costs the server nothing")
+
+
+def pace_line(pace: Pace | None) -> str | None:
+    if pace is None:
+        return None
+    share = "n/a" if pace.achieved_pct is None else f"{pace.achieved_pct:.1f}%"
+    return (
+        f"Paced at {pace.target_pct:g}% of a server core: the scan used {share} "
+        f"({pace.server_cpu_seconds:.2f} s of server CPU in {pace.wall_seconds:.1f} s, "
+        f"{pace.slept_seconds:.1f} s asleep)"
+    )
