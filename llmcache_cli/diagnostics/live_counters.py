@@ -30,6 +30,7 @@ class LLMCounters:
     cost_spent_usd: float
     cost_saved_usd: float
     time_saved_ms: float
+    near_hits: int = 0  # of the hits, those the library's near cache served from memory
 
     @property
     def hit_rate(self) -> float | None:
@@ -72,6 +73,7 @@ def counters_from_hash(namespace: str, fields: Mapping[bytes, Any]) -> LLMCounte
         cost_spent_usd=_number(get.get("cost_spent_usd")),
         cost_saved_usd=_number(get.get("cost_saved_usd")),
         time_saved_ms=_number(get.get("time_saved_ms")),
+        near_hits=int(_number(get.get("near_hits"))),
     )
 
 
@@ -83,6 +85,7 @@ def total_of(rows: Sequence[LLMCounters]) -> LLMCounters:
         cost_spent_usd=sum(r.cost_spent_usd for r in rows),
         cost_saved_usd=sum(r.cost_saved_usd for r in rows),
         time_saved_ms=sum(r.time_saved_ms for r in rows),
+        near_hits=sum(r.near_hits for r in rows),
     )
 
 

@@ -52,6 +52,12 @@ KEYSPACE_METRICS: tuple[MetricSpec, ...] = (
 LLM_METRICS: tuple[MetricSpec, ...] = (
     ("llm_hits_total", COUNTER, "Cache hits counted by the library.", lambda r: r.hits),
     ("llm_misses_total", COUNTER, "Cache misses counted by the library.", lambda r: r.misses),
+    (
+        "llm_near_hits_total",
+        COUNTER,
+        "Of the hits, those served from the library's near cache.",
+        lambda r: r.near_hits,
+    ),
     ("llm_hit_rate", GAUGE, "Library hits over lookups.", lambda r: r.hit_rate),
     ("llm_cost_spent_usd_total", COUNTER, "US dollars spent on LLM calls.", lambda r: r.cost_spent_usd),
     ("llm_cost_saved_usd_total", COUNTER, "US dollars saved by cache hits.", lambda r: r.cost_saved_usd),

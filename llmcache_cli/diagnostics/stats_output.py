@@ -18,6 +18,7 @@ from llmcache_cli.diagnostics.serverinfo import NodeInfo
 def _llm_json(row: LLMCounters) -> dict[str, Any]:
     return {
         "hits": row.hits,
+        "near_hits": row.near_hits,
         "misses": row.misses,
         "hit_rate": row.hit_rate,
         "cost_spent_usd": round(row.cost_spent_usd, 6),

@@ -298,3 +298,33 @@ def test_the_trace_marks_near_hits(redis_url: str, real_redis: redis.Redis, tmp_
     )
     assert replay.returncode == 0, replay.stderr  # near hits replay like any other line
     assert json.loads(replay.stdout)["requests"] == 4
+
+
+def test_stats_and_prometheus_show_near_hits(redis_url: str, real_redis: redis.Redis) -> None:
+    real_redis.set(KEY, stored("x"), ex=600)
+
+    async def body(cache: CacheService) -> int:
+        await warm(cache, KEY)
+        for _ in range(4):
+            await cache.get(KEY)
+        await cache.flush_counters()
+        return cache.stats.near_hits
+
+    near_hits = with_near(redis_url, body)
+
+    def llmcache(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "llmcache_cli", "--url", redis_url, *args],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    rows = {r["namespace"]: r for r in json.loads(llmcache("stats", "--json"))["llm"]["namespaces"]}
+    assert rows["analysis"]["near_hits"] == near_hits >= 5
+    assert f'llmcache_llm_near_hits_total{{namespace="analysis"}} {near_hits}.0' in llmcache(
+        "stats", "--format", "prometheus"
+    )

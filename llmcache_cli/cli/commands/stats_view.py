@@ -104,7 +104,7 @@ def llm_table(report: StatsReport, max_rows: int | None = None) -> Table:
     (the others are counted in a last row)."""
     llm = report.llm
     table = Table(title="LLM cache (the library's counters)", title_justify="left")
-    for name in ("namespace", "hits", "misses", "hit rate", "$ spent", "$ saved", "time saved"):
+    for name in ("namespace", "hits", "near", "misses", "hit rate", "$ spent", "$ saved", "time saved"):
         table.add_column(name, justify="left" if name == "namespace" else "right")
     shown = llm.namespaces if max_rows is None else llm.namespaces[:max_rows]
     for row in (*shown, llm.total):
@@ -113,6 +113,7 @@ def llm_table(report: StatsReport, max_rows: int | None = None) -> Table:
         table.add_row(
             row.namespace,
             f"{row.hits:,}",
+            f"{row.near_hits:,}",
             f"{row.misses:,}",
             human_rate(row.hit_rate),
             f"${row.cost_spent_usd:,.2f}",
