@@ -1,10 +1,10 @@
-# The front door for people and CI: make dev | demo | test | test-servers | lint | bench
+# The front door for people and CI: make dev | demo | test | test-servers | lint | bench | install | redis-stop
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: dev demo test test-servers servers lint bench redis tools clean
+.PHONY: dev demo test test-servers servers lint bench redis redis-start redis-stop install tools clean
 
 # The virtual environment, with the package (editable) and its dev extras; redone when
 # pyproject.toml changes.
@@ -13,10 +13,25 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@touch $(STAMP)
 
-dev: $(STAMP) redis
+# The venv, plus a redis-server on localhost:6379 (data in .redis/; `make redis-stop` stops it).
+dev: $(STAMP) redis redis-start
 
 redis:
 	@./scripts/ensure-redis.sh
+
+redis-start: redis
+	@./scripts/dev-redis.sh start
+
+redis-stop:
+	@./scripts/dev-redis.sh stop
+
+# `llmcache` on PATH: a link in ~/.local/bin (or $(PREFIX)/bin) to the venv's command.
+PREFIX ?= $(HOME)/.local
+install: $(STAMP)
+	@mkdir -p $(PREFIX)/bin
+	@ln -sf $(CURDIR)/$(BIN)/llmcache $(PREFIX)/bin/llmcache
+	@echo "llmcache: linked $(PREFIX)/bin/llmcache -> $(CURDIR)/$(BIN)/llmcache"
+	@case ":$$PATH:" in *":$(PREFIX)/bin:"*) ;; *) echo "llmcache: add $(PREFIX)/bin to your PATH";; esac
 
 # tmux for the stats --watch screen test, promtool (optional) for the alert rules
 tools:
@@ -49,5 +64,5 @@ bench: $(STAMP) redis
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
 	$(BIN)/python -m benchmarks
 
-clean:
-	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache .hypothesis .bench .demo .servers
+clean: redis-stop
+	rm -rf $(VENV) .tools .redis .pytest_cache .mypy_cache .ruff_cache .hypothesis .bench .demo .servers

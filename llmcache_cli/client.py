@@ -215,6 +215,18 @@ class RedisHandle:
     is_cluster: bool
     nodes: list[Node] = field(default_factory=list)
     _extra: dict[str, redis.Redis] = field(default_factory=dict, repr=False)  # clients made here
+    # Key lookups made through this handle that Redis counts in INFO keyspace_hits/misses, per
+    # index into ``nodes``: [hits, misses]. diagnostics/own_reads.py keeps them out of reports.
+    lookups: dict[int, list[int]] = field(default_factory=dict, repr=False)
+
+    def count_lookups(self, node: int, hits: int, misses: int = 0) -> None:
+        row = self.lookups.setdefault(node, [0, 0])
+        row[0] += hits
+        row[1] += misses
+
+    def count_key_lookups(self, key: str | bytes, hits: int, misses: int = 0) -> None:
+        """Lookups of one key, on the node that holds it."""
+        self.count_lookups(self.node_index(key) if self.is_cluster else 0, hits, misses)
 
     @property
     def url(self) -> RedisURL:

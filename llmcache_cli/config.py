@@ -104,6 +104,9 @@ class Settings:
     stock_entities: frozenset[str] = frozenset({"stock"})
     cache_version: str = "v1"
     hash_tag: str = "never"  # "always": symbols as cluster hash tags ({AAPL}), for Redis Cluster
+    # Namespaces of cache entries besides the data types (judged as "analysis"); keys in any
+    # other namespace are not the cache's: reports count them as "other" and judge nothing.
+    cache_namespaces: frozenset[str] = frozenset()
     timeout_seconds: float = 5.0
     extra_closures: frozenset[dt.date] = frozenset()
     prices: Mapping[str, ModelPrice] = field(default_factory=lambda: dict(DEFAULT_PRICES))
@@ -203,7 +206,7 @@ def settings_from_mapping(data: Mapping[str, Any], source: Path | None = None) -
     )
 
     keys = reader.table(data, "keys")
-    reader.only(keys, "keys", {"stock_entities", "hash_tag"})
+    reader.only(keys, "keys", {"stock_entities", "hash_tag", "namespaces"})
     cache = reader.table(data, "cache")
     reader.only(cache, "cache", {"version", "default_model", "near_cache_entries", "near_cache_bytes"})
     market = reader.table(data, "market")
@@ -233,6 +236,7 @@ def settings_from_mapping(data: Mapping[str, Any], source: Path | None = None) -
             keys, "keys.stock_entities", "stock_entities", base.stock_entities, allow_empty=False
         ),
         hash_tag=reader.hash_tag(keys, base.hash_tag),
+        cache_namespaces=reader.str_set(keys, "keys.namespaces", "namespaces", base.cache_namespaces),
         cache_version=reader.version(cache, "cache.version", "version", base.cache_version),
         timeout_seconds=reader.positive_float(
             redis_section, "redis.timeout", "timeout", base.timeout_seconds, maximum=MAX_TIMEOUT_SECONDS

@@ -16,7 +16,7 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,8 +38,18 @@ def escape_glob(text: str) -> str:
 
 
 def data_type_of(namespace: str) -> str:
-    """The data type a namespace names; anything unknown counts as ``analysis``."""
+    """The data type a namespace names; anything unknown counts as ``analysis`` (what the
+    library writes under a namespace of its own)."""
     return namespace if namespace in DATA_TYPES else DEFAULT_DATA_TYPE
+
+
+def cache_data_type(namespace: str, cache_namespaces: Collection[str] = ()) -> str | None:
+    """The data type of a namespace of cache entries: a data type's own namespace, or one the
+    configuration lists (``[keys] namespaces``, judged as ``analysis``). None for any other
+    namespace: keys that are not the cache's, which reports count as "other" and never judge."""
+    if namespace in DATA_TYPES:
+        return namespace
+    return DEFAULT_DATA_TYPE if namespace in cache_namespaces else None
 
 
 # ---------------------------------------------------------------------------------------------

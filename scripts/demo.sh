@@ -15,8 +15,10 @@ for _ in $(seq 50); do redis-cli -p "$PORT" ping >/dev/null 2>&1 && break; sleep
 export LLMCACHE_REDIS_URL="redis://127.0.0.1:$PORT/0"
 export COLUMNS="${COLUMNS:-110}"
 
-step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
-say() { printf '\n\033[36m# %s\033[0m\n' "$*"; }
+# Colour only on a terminal, and never with NO_COLOR set.
+if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then BOLD=$'\033[1m' CYAN=$'\033[36m' PLAIN=$'\033[0m'; else BOLD= CYAN= PLAIN=; fi
+step() { printf '\n%s$ %s%s\n' "$BOLD" "$*" "$PLAIN"; "$@"; }
+say() { printf '\n%s# %s%s\n' "$CYAN" "$*" "$PLAIN"; }
 
 echo "llmcache demo against a throwaway redis-server on 127.0.0.1:$PORT"
 

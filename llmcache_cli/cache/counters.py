@@ -200,23 +200,31 @@ class CacheStats:
         }
 
     def report(self) -> str:
+        """For people. The cost lines add up as printed: savings is the difference of the two
+        rounded costs (each rounded on its own, they could be a cent-fraction apart)."""
+
         def pct(value: float | None) -> str:
             return "n/a" if value is None else f"{value:.1f}%"
 
+        def count(n: int, word: str, many: str) -> str:
+            return f"{n:,} {word if n == 1 else many}"
+
         rate = "n/a" if self.hit_rate is None else f"{self.hit_rate:.1%}"
         speedup = "n/a" if self.speedup is None else f"{self.speedup:.1f}x"
+        without, with_cache = round(self.cost_without_cache_usd, 4), round(self.cost_with_cache_usd, 4)
         lines = [
             "Cache performance",
-            f"  requests      {self.requests}  (hits {self.hits}, misses {self.misses})",
+            f"  requests      {self.requests:,}  ({count(self.hits, 'hit', 'hits')}, "
+            f"{count(self.misses, 'miss', 'misses')})",
             f"  hit rate      {rate}",
-            f"  cache errors  {self.errors}",
+            f"  cache errors  {self.errors:,}",
             "Cost",
-            f"  without cache ${self.cost_without_cache_usd:.4f}",
-            f"  with cache    ${self.cost_with_cache_usd:.4f}",
-            f"  savings       ${self.savings_usd:.4f} ({pct(self.savings_pct)})",
+            f"  without cache ${without:.4f}",
+            f"  with cache    ${with_cache:.4f}",
+            f"  savings       ${without - with_cache:.4f} ({pct(self.savings_pct)})",
             "Latency",
-            f"  without cache {self.latency_without_cache_ms:.0f} ms",
-            f"  with cache    {self.latency_with_cache_ms:.0f} ms",
+            f"  without cache {self.latency_without_cache_ms:,.0f} ms",
+            f"  with cache    {self.latency_with_cache_ms:,.0f} ms",
             f"  speedup       {speedup}",
         ]
         return "\n".join(lines)

@@ -18,6 +18,7 @@ raising a Redis error. If Redis fails half-way the result says how many were del
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
@@ -82,6 +83,9 @@ class Invalidator:
         return await self._delete(target)
 
     async def _delete(self, target: Target) -> InvalidationResult:
+        # Cache entries only, as for the CLI: keys of other namespaces ([keys] namespaces) only
+        # when the target names them.
+        target = dataclasses.replace(target, cache_namespaces=self._settings.cache_namespaces)
         matched = deleted = 0
         async for batch in self._scan(target.patterns):
             if batch is None:

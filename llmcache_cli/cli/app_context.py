@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -28,10 +30,18 @@ class AppContext:
         fresh = ClientOptions.from_flags(url, self.options.timeout, self.options.cluster)
         return replace(self, options=fresh)
 
-    def connect(self) -> RedisHandle:
+    @contextlib.contextmanager
+    def connect(self) -> Iterator[RedisHandle]:
+        """A connected handle, closed at the end; the key lookups the command made are stored
+        first, so that ``stats`` leaves them out of the hit rate (``diagnostics/own_reads.py``)."""
         from llmcache_cli.client import connect  # redis-py costs ~0.2 s to import: only when needed
+        from llmcache_cli.diagnostics import own_reads
 
-        return connect(self.options)
+        with connect(self.options) as handle:
+            try:
+                yield handle
+            finally:
+                own_reads.record(handle)
 
 
 def app_context(ctx: typer.Context, url: str | None = None) -> AppContext:

@@ -77,9 +77,12 @@ def guarded(call: Callable[[], Any], args: Sequence[str]) -> int:
     except typer.TyperException as exc:  # Typer's own: a usage error (exit 2) or another refusal
         code = exc.exit_code if isinstance(exc.exit_code, int) else EXIT_OPERATIONAL
         if code == EXIT_USAGE:
+            from llmcache_cli.cli.messages import reword
+
             ctx = getattr(exc, "ctx", None)
             where = ctx.command_path if ctx is not None else PROG
-            return fail(f"{exc.format_message()} (see '{where} --help')", EXIT_USAGE, redact)
+            text = reword(exc.format_message(), args, registry.names())
+            return fail(f"{text} (see '{where} --help')", EXIT_USAGE, redact)
         return fail(exc.format_message(), code, redact)
     except typer.Exit as exc:
         return int(exc.exit_code)
@@ -125,7 +128,9 @@ class LLMCacheGroup(TyperGroup):
         windows_expand_args: bool = True,
         **extra: Any,
     ) -> Any:
-        argv = list(sys.argv[1:] if args is None else args)
+        from llmcache_cli.cli.messages import hoist_global_options
+
+        argv = hoist_global_options(sys.argv[1:] if args is None else args, registry.names())
         # No command at all: the help as --help prints it (not squeezed into an error line),
         # with exit 2, a command being missing.
         missing = not argv and bool(getattr(self, "no_args_is_help", False))

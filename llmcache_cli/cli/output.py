@@ -42,13 +42,3 @@ def stdin_is_terminal() -> bool:
         return sys.stdin.isatty()
     except (AttributeError, ValueError):
         return False
-
-
-def human_rate(rate: float | None) -> str:
-    """A fraction as a percentage (0.769 -> "76.9%"); "n/a" when there is none."""
-    return "n/a" if rate is None else f"{rate:.1%}"
-
-
-def human_pct(value: float | None) -> str:
-    """A percentage as it is (76.9 -> "76.9%"); "n/a" when there is none."""
-    return "n/a" if value is None else f"{value:.1f}%"

@@ -15,7 +15,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from llmcache_cli.cli.output import human_pct, human_rate
+from llmcache_cli.cli.render.units import human_duration, human_pct, human_rate
 from llmcache_cli.simulation.inputs import PRICE_MOVE
 from llmcache_cli.simulation.summary import DayFigures, Figures, Projection, SeriesPoint, SimulationResult
 
@@ -49,19 +49,7 @@ def _count(value: int) -> str:
 
 def _span(seconds: float) -> str:
     """A duration in at most two units: ``45s``, ``10m 50s``, ``2h 29m``, ``9d 23h``."""
-    whole = round(seconds)
-    if whole < 60:
-        return f"{whole}s"
-    parts: list[str] = []
-    for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)):
-        count, whole = divmod(whole, size)
-        if count or parts:
-            parts.append(f"{count}{unit}")
-        if len(parts) == 2:
-            break
-    if parts[-1].startswith("0") and len(parts) == 2:
-        parts.pop()
-    return " ".join(parts)
+    return human_duration(round(seconds))
 
 
 def _ms(value: float) -> str:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from llmcache_cli.keys import INTERNAL_PREFIX, SEPARATOR, data_type_of, key_text
+from llmcache_cli.keys import INTERNAL_PREFIX, SEPARATOR, cache_data_type, key_text
 
 if TYPE_CHECKING:
     from llmcache_cli.client import RedisHandle
@@ -41,11 +41,12 @@ def is_internal_label(label: str) -> bool:
     return label == INTERNAL_NAMESPACE
 
 
-def data_type_of_label(label: str) -> str | None:
-    """The data type of a namespace label; None for the labels that are not namespaces."""
+def data_type_of_label(label: str, cache_namespaces: Collection[str] = ()) -> str | None:
+    """The data type of a namespace label; None for llmcache's bookkeeping and for every
+    namespace that is not the cache's (``keys.cache_data_type``)."""
     if label in (INTERNAL_NAMESPACE, NO_NAMESPACE, OTHER_NAMESPACES):
         return None
-    return data_type_of(label)
+    return cache_data_type(label, cache_namespaces)
 
 
 def ttl_seconds(pttl_ms: int) -> int | None:
@@ -72,6 +73,11 @@ class NamespaceUsage:
     @property
     def internal(self) -> bool:
         return is_internal_label(self.namespace)
+
+    @property
+    def kind(self) -> str:
+        """ "cache" (a namespace of cache entries), "bookkeeping" (llmcache's own) or "other"."""
+        return "bookkeeping" if self.internal else "cache" if self.data_type else "other"
 
     @property
     def no_ttl_pct(self) -> float | None:
@@ -174,12 +180,13 @@ class NamespaceTally:
     def memory_bytes(self) -> int:
         return sum(row[1] for row in self.counts.values()) + self.overflow[1]
 
-    def rows(self) -> tuple[NamespaceUsage, ...]:
+    def rows(self, cache_namespaces: Collection[str] = ()) -> tuple[NamespaceUsage, ...]:
         """Largest memory first."""
         out = []
         for prefix, (keys, memory, no_ttl) in self.counts.items():
             label = namespace_label(prefix)
-            out.append(NamespaceUsage(label, data_type_of_label(label), keys, memory, no_ttl))
+            data_type = data_type_of_label(label, cache_namespaces)
+            out.append(NamespaceUsage(label, data_type, keys, memory, no_ttl))
         if self.overflow[0]:
             keys, memory, no_ttl = self.overflow
             out.append(NamespaceUsage(OTHER_NAMESPACES, None, keys, memory, no_ttl))
@@ -207,6 +214,8 @@ def describe_keys(handle: RedisHandle, keys: Sequence[bytes]) -> dict[bytes, Key
     out = {}
     for i, key in enumerate(keys):
         type_, pttl = replies[2 * i], replies[2 * i + 1]
+        gone = pttl == -2 or not isinstance(pttl, int)
+        handle.count_key_lookups(key, *((0, 2) if gone else (2, 0)))  # TYPE and PTTL
         name = (
             type_.decode() if isinstance(type_, bytes) else str(type_) if isinstance(type_, str) else "none"
         )

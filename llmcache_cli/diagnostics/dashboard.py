@@ -12,14 +12,15 @@ per-node figures, and the warnings (``stats_warnings``) name the node they conce
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 
 from llmcache_cli.client import Node, RedisHandle
 from llmcache_cli.config import DATA_TYPES
-from llmcache_cli.diagnostics import live_counters, per_key, serverinfo
+from llmcache_cli.diagnostics import live_counters, own_reads, per_key, serverinfo
 from llmcache_cli.diagnostics.common import Breakdown, NamespaceTally
 from llmcache_cli.diagnostics.live_counters import LLMSummary
+from llmcache_cli.diagnostics.own_reads import pttl_lookups
 from llmcache_cli.diagnostics.serverinfo import KeyspaceFigures, NodeInfo, ServerFigures
 from llmcache_cli.diagnostics.stats_warnings import StatsWarning, find_warnings
 from llmcache_cli.pace import Pace, Pacers
@@ -42,15 +43,10 @@ class StatsReport:
     partial: bool  # interrupted during the breakdown scan
     replicas: tuple[NodeInfo, ...] = ()  # a cluster's replicas that answered (never summed)
     pace: Pace | None = None  # --pace: the server CPU share the breakdown scan kept to
-
-    @property
-    def own_lookups(self) -> tuple[int, int]:
-        """(hits, misses) that this report's own reads added to INFO's keyspace figures (Redis
-        counts PTTL and HGETALL, not MEMORY USAGE). ``--watch`` subtracts them from the next."""
-        return (
-            self.breakdown.lookups[0] + self.llm.lookups[0],
-            self.breakdown.lookups[1] + self.llm.lookups[1],
-        )
+    # (hits, misses) this report's own reads added to INFO's keyspace figures after INFO was read
+    # (a long-running process such as the exporter keeps its own account with them; they are
+    # also counted on the handle, for diagnostics/own_reads.py)
+    own_lookups: tuple[int, int] = (0, 0)
 
 
 def collect_stats(
@@ -58,33 +54,33 @@ def collect_stats(
     *,
     full: bool = False,
     sample: int = DEFAULT_SAMPLE,
-    discount: tuple[int, int] = (0, 0),
+    cache_namespaces: Collection[str] = (),
     on_progress: Progress | None = None,
     pace: float | None = None,
 ) -> StatsReport:
     """Everything the dashboard shows; Ctrl-C during the scan returns it ``partial``.
 
-    ``discount``: keyspace hits and misses to take off INFO's, the lookups of earlier reports
-    of this process (see ``StatsReport.own_lookups``).
+    The keyspace hits and misses (totals and per node) leave out the tool's own lookups, this
+    report's and earlier runs' (``own_reads``); this report's are stored for the next.
     """
     if sample < 1:
         raise ValueError("sample must be at least 1")
-    nodes = serverinfo.gather(handle)
+    nodes = _without_own_reads(handle, serverinfo.gather(handle))
     keyspace = serverinfo.keyspace_figures(nodes)
-    keyspace = replace(
-        keyspace, hits=max(0, keyspace.hits - discount[0]), misses=max(0, keyspace.misses - discount[1])
-    )
     pacers = Pacers(pace)
-    breakdown, partial = _breakdown(handle, nodes, full, sample, on_progress, pacers)
+    breakdown, partial = _breakdown(handle, nodes, full, sample, cache_namespaces, on_progress, pacers)
     if breakdown.exact and breakdown.counter_keys is not None:
         llm = live_counters.read_counters(handle, breakdown.counter_keys, exact=True)
     elif breakdown.exact or keyspace.keys <= COUNTER_SCAN_MAX_KEYS:
         llm = live_counters.scan_counters(handle)
     else:
-        seen = [ns.namespace for ns in breakdown.namespaces if ns.data_type is not None]
+        # the library may count under any namespace it writes, not only the data types
+        names = [n.namespace for n in breakdown.namespaces if n.kind != "bookkeeping"]
+        seen = [name for name in names if not name.startswith("(")]  # not "(no namespace)"
         llm = live_counters.lookup_counters(handle, [*DATA_TYPES, *seen])
     server = serverinfo.server_figures(nodes, serverinfo.features(handle))
     replicas, unreachable = serverinfo.gather_replicas(handle)
+    own_reads.record(handle)
     return StatsReport(
         server=server,
         keyspace=keyspace,
@@ -95,6 +91,16 @@ def collect_stats(
         partial=partial,
         replicas=replicas,
         pace=pacers.result(),
+        own_lookups=(breakdown.lookups[0] + llm.lookups[0], breakdown.lookups[1] + llm.lookups[1]),
+    )
+
+
+def _without_own_reads(handle: RedisHandle, nodes: tuple[NodeInfo, ...]) -> tuple[NodeInfo, ...]:
+    pending = {i: tuple(row) for i, row in handle.lookups.items()}  # made before this INFO
+    mine = own_reads.stored([n.run_id for n in nodes], [n.hits + n.misses for n in nodes], pending)
+    return tuple(
+        replace(node, hits=max(0, node.hits - own.hits), misses=max(0, node.misses - own.misses))
+        for node, own in zip(nodes, mine, strict=True)
     )
 
 
@@ -103,6 +109,7 @@ def _breakdown(
     nodes: Sequence[NodeInfo],
     full: bool,
     sample: int,
+    cache_namespaces: Collection[str],
     on_progress: Progress | None,
     pacers: Pacers,
 ) -> tuple[Breakdown, bool]:
@@ -111,10 +118,13 @@ def _breakdown(
     count = SCAN_COUNT if per_node is None else min(SCAN_COUNT, per_node)
     tallies = [NamespaceTally(watch=live_counters.STATS_PREFIX) for _ in handle.nodes]
     scans: dict[int, BatchScan] = {}
-    vanished = 0
+
     partial = False
 
     methods = [per_key.method_for(node, full) for node in handle.nodes] if handle.nodes else []
+    probes = [i for i, method in enumerate(methods) if method == per_key.SCRIPT]
+    for i in probes:
+        handle.count_lookups(i, 0, 1)  # the probe's PTTL of a key that does not exist
 
     def node_batches(i: int, node: Node) -> BatchScan:
         scans[i] = scan_batches(
@@ -127,12 +137,17 @@ def _breakdown(
         )
         return scans[i]
 
+    looked = [0, len(probes)]  # (hits, misses) of the PTTLs
     scan = each_node(handle, node_batches)
     try:
         with scan:
             for i, batch in scan:
                 memories, pttls = per_key.split(methods[i], batch)
-                vanished += tallies[i].add_batch(batch.keys, memories, pttls)
+                tallies[i].add_batch(batch.keys, memories, pttls)
+                hits, misses = pttl_lookups(pttls)
+                handle.count_lookups(i, hits, misses)
+                looked[0] += hits
+                looked[1] += misses
                 if on_progress is not None:
                     on_progress(len(batch.keys))
     except KeyboardInterrupt:
@@ -148,4 +163,5 @@ def _breakdown(
     scanned = sum(t.keys for t in tallies)
     found = None if total.watched_overflow else tuple(total.watched)
     method = per_key.method_name(methods)
-    return Breakdown(exact, scanned, total.rows(), found, (scanned, vanished), method), partial
+    lookups = (looked[0], looked[1])
+    return Breakdown(exact, scanned, total.rows(cache_namespaces), found, lookups, method), partial

@@ -67,13 +67,17 @@ def read_entry(
         pipe.memory_usage(raw_key)
         type_, pttl, memory = pipe.execute(raise_on_error=False)
         type_name = text(type_) if isinstance(type_, (bytes, str)) else "none"
+        # TYPE and PTTL are key lookups in INFO's keyspace figures (MEMORY USAGE is not).
+        handle.count_key_lookups(raw_key, *((0, 2) if type_name == "none" else (2, 0)))
         if type_name == "none":
             raise LLMCacheError(
                 f"key {key!r} does not exist in {handle.url.redacted}",
                 hint="keys are case-sensitive; 'llmcache large-keys --pattern GLOB' lists keys",
             )
         try:
-            kind, value, meta, length, truncated = _value(client, raw_key, type_name, max_items)
+            reads = [0]
+            kind, value, meta, length, truncated = _value(client, raw_key, type_name, max_items, reads)
+            handle.count_key_lookups(raw_key, reads[0])
         except ResponseError as exc:  # WRONGTYPE: it was replaced by another type meanwhile
             raise LLMCacheError(
                 f"key {key!r} changed while being read: {exc}", hint="run the command again"
@@ -100,9 +104,13 @@ def read_entry(
     )
 
 
-def _value(client: Any, key: bytes, type_name: str, limit: int) -> tuple[str | None, Any, Any, int, bool]:
-    """(kind, value, meta, length, truncated) for one type; bounded reads only."""
+def _value(
+    client: Any, key: bytes, type_name: str, limit: int, reads: list[int]
+) -> tuple[str | None, Any, Any, int, bool]:
+    """(kind, value, meta, length, truncated) for one type; bounded reads only. ``reads[0]``
+    counts the key lookups made (each command below reads the key once)."""
     if type_name == "string":
+        reads[0] += 3
         pipe = client.pipeline(transaction=False)
         pipe.strlen(key)
         pipe.getrange(key, 0, MAX_STRING_BYTES - 1)
@@ -115,17 +123,21 @@ def _value(client: Any, key: bytes, type_name: str, limit: int) -> tuple[str | N
         entry = decode_entry(raw)
         value = text(entry.result) if entry.kind == "binary" else entry.result
         return entry.kind, value, entry.meta, length, False
+    if type_name in ("list", "zset", "stream"):
+        reads[0] += 2
     if type_name == "list":
         length = client.llen(key)
         items = [text(v) for v in client.lrange(key, 0, limit - 1)]
         return None, items, None, length, length > len(items)
     if type_name == "hash":
         length = client.hlen(key)
-        fields = _scan_collection(lambda cursor: client.hscan(key, cursor, count=limit), limit)
+        fields = _scan_collection(lambda cursor: client.hscan(key, cursor, count=limit), limit, reads)
         return None, {text(k): text(v) for k, v in fields}, None, length, length > len(fields)
     if type_name == "set":
         length = client.scard(key)
-        members = _scan_collection(lambda cursor: _pairs(client.sscan(key, cursor, count=limit)), limit)
+        members = _scan_collection(
+            lambda cursor: _pairs(client.sscan(key, cursor, count=limit)), limit, reads
+        )
         return None, sorted(text(m) for m, _ in members), None, length, length > len(members)
     if type_name == "zset":
         length = client.zcard(key)
@@ -146,30 +158,13 @@ def _pairs(reply: tuple[int, list[Any]]) -> tuple[int, list[tuple[Any, None]]]:
     return cursor, [(m, None) for m in members]
 
 
-def _scan_collection(step: Any, limit: int) -> list[tuple[Any, Any]]:
+def _scan_collection(step: Any, limit: int, reads: list[int]) -> list[tuple[Any, Any]]:
     items: list[tuple[Any, Any]] = []
     cursor = 0
+    reads[0] += 1  # HLEN / SCARD
     while True:
+        reads[0] += 1
         cursor, batch = step(cursor)
         items.extend(batch.items() if isinstance(batch, dict) else batch)
         if cursor == 0 or len(items) >= limit:
             return items[:limit]
-
-
-def as_json(view: EntryView) -> dict[str, Any]:
-    return {
-        "key": view.key,
-        "type": view.type,
-        "ttl": view.ttl_seconds,
-        "memory_bytes": view.memory_bytes,
-        "namespace": view.namespace,
-        "data_type": view.data_type,
-        "symbol": view.symbol,
-        "kind": view.kind,
-        "value": view.value,
-        "meta": view.meta,
-        "cost_usd": view.cost_usd,
-        "length": view.length,
-        "truncated": view.truncated,
-        "node": view.node,
-    }

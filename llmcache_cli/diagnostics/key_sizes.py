@@ -20,7 +20,6 @@ from llmcache_cli.diagnostics.common import (
     display_key,
     namespace_bytes,
     namespace_label,
-    pct,
     ttl_seconds,
 )
 from llmcache_cli.keys import key_text
@@ -140,36 +139,3 @@ def _describe(handle: RedisHandle, largest: list[tuple[int, bytes]]) -> tuple[La
             )
         )
     return tuple(out)
-
-
-def as_json(report: LargeKeysReport) -> dict[str, Any]:
-    total = report.total_memory_bytes
-    return {
-        "scanned": report.scanned,
-        "vanished": report.vanished,
-        "partial": report.partial,
-        "top": report.top,
-        "samples": report.samples,
-        "pattern": report.pattern,
-        "total_memory_bytes": total,
-        "pace": None if report.pace is None else report.pace.as_json(),
-        "keys": [
-            {
-                "key": k.key,
-                "bytes": k.bytes,
-                "type": k.type,
-                "ttl": k.ttl_seconds,
-                "namespace": k.namespace,
-            }
-            for k in report.keys
-        ],
-        "namespaces": [
-            {
-                "namespace": ns.namespace,
-                "keys": ns.keys,
-                "memory_bytes": ns.memory_bytes,
-                "memory_pct": pct(ns.memory_bytes, total),
-            }
-            for ns in report.namespaces
-        ],
-    }

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from llmcache_cli.client import RedisHandle
+from llmcache_cli.diagnostics.own_reads import pttl_lookups
 from llmcache_cli.keys import InvalidKeyPart, escape_glob, stats_key
 from llmcache_cli.scan import KEY, KeyCommands, each_node, scan_batches
 
@@ -93,17 +94,13 @@ class _Collector:
     def __init__(self) -> None:
         self.rows: dict[str, list[LLMCounters]] = {}
         self.without_ttl = 0
-        self.hits = self.misses = 0
+        self.lookups = (0, 0)  # also counted on the handle (own_reads)
 
-    def looked_up(self, found: bool) -> None:
-        # HGETALL and PTTL count in INFO keyspace_hits / keyspace_misses.
-        if found:
-            self.hits += 2
-        else:
-            self.misses += 2
+    def looked_up(self, hits: int, misses: int) -> tuple[int, int]:
+        self.lookups = (self.lookups[0] + hits, self.lookups[1] + misses)
+        return hits, misses
 
     def add(self, key: bytes, hash_reply: Any, pttl: Any) -> None:
-        self.looked_up(pttl != -2)
         if not key.startswith(STATS_PREFIX):
             return
         namespace = key[len(STATS_PREFIX) :].decode("utf-8", "replace")
@@ -116,7 +113,7 @@ class _Collector:
 
     def summary(self, exact: bool) -> LLMSummary:
         rows = tuple(replace(total_of(parts), namespace=name) for name, parts in sorted(self.rows.items()))
-        return LLMSummary(total_of(rows), rows, exact, self.without_ttl, (self.hits, self.misses))
+        return LLMSummary(total_of(rows), rows, exact, self.without_ttl, self.lookups)
 
 
 def scan_counters(handle: RedisHandle) -> LLMSummary:
@@ -124,7 +121,8 @@ def scan_counters(handle: RedisHandle) -> LLMSummary:
     collector = _Collector()
     match = escape_glob(STATS_PREFIX.decode()) + "*"
     with each_node(handle, lambda _, node: scan_batches(node, _HASH_AND_TTL, match=match)) as scan:
-        for _, batch in scan:
+        for node, batch in scan:
+            handle.count_lookups(node, *collector.looked_up(*_lookups(batch.replies[1::2])))
             for i, key in enumerate(batch.keys):
                 collector.add(key, batch.replies[2 * i], batch.replies[2 * i + 1])
     return collector.summary(exact=True)
@@ -152,5 +150,12 @@ def read_counters(handle: RedisHandle, keys: Sequence[bytes], exact: bool) -> LL
                 pipe.pttl(key)
             replies = pipe.execute(raise_on_error=False)
         for i, key in enumerate(keys):
+            handle.count_key_lookups(key, *collector.looked_up(*_lookups([replies[2 * i + 1]])))
             collector.add(key, replies[2 * i], replies[2 * i + 1])
     return collector.summary(exact=exact)
+
+
+def _lookups(pttls: Sequence[Any]) -> tuple[int, int]:
+    """HGETALL and PTTL of each key: two lookups, hits when the key exists (PTTL is not -2)."""
+    hits, misses = pttl_lookups(pttls)
+    return 2 * hits, 2 * misses

@@ -43,6 +43,7 @@ class NodeInfo:
     misses: int
     evicted_keys: int
     expired_keys: int
+    run_id: str = ""  # this server process (INFO server): a restart changes it
 
     @property
     def hit_rate(self) -> float | None:
@@ -175,6 +176,7 @@ def node_info(node: Node) -> NodeInfo:
         misses=_int(info, "keyspace_misses"),
         evicted_keys=_int(info, "evicted_keys"),
         expired_keys=_int(info, "expired_keys"),
+        run_id=_text(info, "run_id", ""),
     )
 
 

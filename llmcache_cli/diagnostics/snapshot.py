@@ -190,6 +190,7 @@ def inspect_ttls(
     policy: TTLPolicy,
     *,
     stock_entities: Collection[str] = ("stock",),
+    cache_namespaces: Collection[str] = (),
     pattern: str | None = None,
     symbol: str | None = None,
     keys: Sequence[str] | None = None,
@@ -198,7 +199,7 @@ def inspect_ttls(
 ) -> tuple[TTLReport, SnapshotSummary]:
     """``ttl`` from snapshots: the same report as the live scan (every key: never a sample)."""
     from llmcache_cli.diagnostics.ttl_audit import TTLBucket, TTLReport, _selection
-    from llmcache_cli.diagnostics.ttl_tally import BUCKETS, NO_TTL_LABEL, TTLTally
+    from llmcache_cli.diagnostics.ttl_tally import BOOKKEEPING, BUCKETS, NO_TTL_LABEL, OTHER, TTLTally
 
     if sum(x is not None for x in (pattern, symbol, keys)) > 1:
         raise ValueError("choose one of pattern, symbol and keys")
@@ -209,7 +210,7 @@ def inspect_ttls(
     elif keys is not None:
         wanted = frozenset(map(key_bytes, keys))
         keep = wanted.__contains__
-    tally = TTLTally(policy, stock_entities, limit)
+    tally = TTLTally(policy, stock_entities, limit, cache_namespaces)
     types: dict[bytes, str] = {}  # the type of each key that may be listed (bounded below)
     walker = _Walk(source, keep, on_progress)
     for batch, pttls in walker:
@@ -235,12 +236,14 @@ def inspect_ttls(
         selection=_selection(pattern, symbol, keys, None),
         exact=not walker.partial,
         partial=walker.partial,
-        scanned=sum(tally.bucket_keys),
+        scanned=tally.keys,
         vanished=tally.vanished,
         no_ttl=tally.bucket_keys[-1],
         over_policy=tally.over_policy,
         buckets=tuple(buckets),
         data_types=tally.type_rows(),
+        bookkeeping=tally.apart(BOOKKEEPING),
+        other=tally.apart(OTHER),
         no_ttl_keys=tally.no_ttl_rows(facts),
         over_policy_keys=tally.over_rows(),
         limit=limit,

@@ -89,6 +89,12 @@ def internal_without_ttl(breakdown: Breakdown, llm: LLMSummary) -> int:
     return max(from_scan, llm.hashes_without_ttl)
 
 
+def other_without_ttl(breakdown: Breakdown) -> int:
+    """Keys outside the cache's namespaces without a TTL: not the cache's to judge (estimated
+    when the breakdown is a sample)."""
+    return sum(ns.no_ttl_keys for ns in breakdown.namespaces if ns.kind == "other")
+
+
 def find_warnings(
     server: ServerFigures,
     keyspace: KeyspaceFigures,
@@ -126,21 +132,24 @@ def find_warnings(
                     s.node,
                 )
             )
-    leaks = max(0, keyspace.keys_without_ttl - internal_without_ttl(breakdown, llm))
+    apart = internal_without_ttl(breakdown, llm) + other_without_ttl(breakdown)
+    leaks = max(0, keyspace.keys_without_ttl - apart)
     if leaks:
+        what = "entry has" if leaks == 1 else "entries have"
         out.append(
             StatsWarning(
                 "keys_without_ttl",
-                f"{leaks} keys have no TTL ({pct(leaks, keyspace.keys)}% of keys): they never expire "
+                f"{leaks:,} {what} no TTL ({pct(leaks, keyspace.keys)}% of keys): they never expire "
                 "(list them with 'llmcache ttl')",
             )
         )
     for s in scopes:
         if s.evicted_keys:
+            were = "key was" if s.evicted_keys == 1 else "keys were"
             out.append(
                 StatsWarning(
                     "evictions",
-                    f"{s.prefix}{s.evicted_keys} keys were evicted since the last stats reset: memory is "
+                    f"{s.prefix}{s.evicted_keys:,} {were} evicted since the last stats reset: memory is "
                     "full (raise maxmemory or shorten TTLs)",
                     s.node,
                 )

@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Collection, Iterator, Sequence
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
 
 from llmcache_cli.client import Node, RedisHandle
 from llmcache_cli.diagnostics import per_key
 from llmcache_cli.diagnostics.common import describe_keys
+from llmcache_cli.diagnostics.own_reads import pttl_lookups
 from llmcache_cli.diagnostics.ttl_tally import (
+    BOOKKEEPING,
     BUCKETS,
     NO_TTL_LABEL,
+    OTHER,
+    KeyGroup,
     NoTTLKey,
     OverPolicyKey,
     TTLTally,
@@ -46,12 +49,14 @@ class TTLReport:
     selection: str  # what was looked at, in words
     exact: bool  # every selected key was looked at (False: a sample)
     partial: bool  # interrupted (Ctrl-C)
-    scanned: int  # keys examined that still existed
+    scanned: int  # keys examined that still existed (cache entries, bookkeeping and other)
     vanished: int  # keys SCAN returned that were gone before PTTL
-    no_ttl: int
+    no_ttl: int  # cache entries without a TTL
     over_policy: int
-    buckets: tuple[TTLBucket, ...]  # BUCKETS, then "no TTL"
+    buckets: tuple[TTLBucket, ...]  # of the cache entries: BUCKETS, then "no TTL"
     data_types: tuple[TypeTTL, ...]
+    bookkeeping: KeyGroup  # llmcache's own keys (llmcache:...): counted, never judged
+    other: KeyGroup  # keys outside the cache's namespaces: counted, never judged
     no_ttl_keys: tuple[NoTTLKey, ...]  # at most limit, largest memory first
     over_policy_keys: tuple[OverPolicyKey, ...]  # at most limit, furthest over first
     limit: int
@@ -64,6 +69,7 @@ def inspect_ttls(
     policy: TTLPolicy,
     *,
     stock_entities: Collection[str] = ("stock",),
+    cache_namespaces: Collection[str] = (),
     pattern: str | None = None,
     symbol: str | None = None,
     keys: Sequence[str] | None = None,
@@ -75,7 +81,7 @@ def inspect_ttls(
     """Look at the selected keys (all by default); Ctrl-C returns what was gathered."""
     if sum(x is not None for x in (pattern, symbol, keys)) > 1:
         raise ValueError("choose one of pattern, symbol and keys")
-    tally = TTLTally(policy, stock_entities, limit)
+    tally = TTLTally(policy, stock_entities, limit, cache_namespaces)
     partial = False
     exact = sample is None
     pacers = Pacers(pace)
@@ -102,12 +108,14 @@ def inspect_ttls(
         selection=_selection(pattern, symbol, keys, sample),
         exact=exact and not partial,
         partial=partial,
-        scanned=sum(tally.bucket_keys),
+        scanned=tally.keys,
         vanished=tally.vanished,
         no_ttl=tally.bucket_keys[-1],
         over_policy=tally.over_policy,
         buckets=tuple(buckets),
         data_types=tally.type_rows(),
+        bookkeeping=tally.apart(BOOKKEEPING),
+        other=tally.apart(OTHER),
         no_ttl_keys=tally.no_ttl_rows(facts),
         over_policy_keys=tally.over_rows(),
         limit=limit,
@@ -155,6 +163,8 @@ def _scan(
         keep = None
         on_page = pacers.hook(i, node.client)
         method = methods[i] = per_key.method_for(node, sample is None)
+        if method == per_key.SCRIPT:
+            handle.count_lookups(i, 0, 1)  # the probe's PTTL of a key that does not exist
         if symbol is not None:
             seen: set[bytes] = set()  # a key lives on one primary: one set per primary
 
@@ -180,9 +190,10 @@ def _scan(
             yield from batches
 
     with each_node(handle, node_batches) as scan:
-        for i, batch in scan:
-            memories, pttls = per_key.split(methods[i], batch)
+        for node, batch in scan:
+            memories, pttls = per_key.split(methods[node], batch)
             tally.add_batch(batch.keys, pttls, memories)
+            handle.count_lookups(node, *pttl_lookups(pttls))
             if on_progress is not None:
                 on_progress(len(batch.keys))
     return all(batches.complete for batches in scans)
@@ -196,15 +207,5 @@ def _named_keys(handle: RedisHandle, tally: TTLTally, keys: list[bytes]) -> None
             pipe.memory_usage(key)
         replies = pipe.execute(raise_on_error=False)
     tally.add_batch(keys, replies[0::2], replies[1::2])
-
-
-def as_json(report: TTLReport) -> dict[str, Any]:
-    """Every field of the report, by its own name; a data-type row also says its ``data_type``
-    (null for llmcache's bookkeeping and keys outside the schema)."""
-    out = asdict(report)
-    for name in ("buckets", "data_types", "no_ttl_keys", "over_policy_keys"):
-        out[name] = list(out[name])  # JSON arrays as lists, as everywhere else
-    for row, fields in zip(report.data_types, out["data_types"], strict=True):
-        fields["data_type"] = row.data_type
-    out["pace"] = None if report.pace is None else report.pace.as_json()
-    return out
+    for key, pttl in zip(keys, replies[0::2], strict=True):
+        handle.count_key_lookups(key, *pttl_lookups([pttl]))

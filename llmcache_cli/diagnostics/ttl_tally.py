@@ -20,10 +20,11 @@ from llmcache_cli.diagnostics.common import (
     namespace_label,
     ttl_seconds,
 )
-from llmcache_cli.keys import INTERNAL_PREFIX, parse_key
+from llmcache_cli.keys import INTERNAL_PREFIX, cache_data_type, parse_key
 from llmcache_cli.policy import TTLPolicy
 
-OUTSIDE_SCHEMA = "(outside the key schema)"  # keys without namespace:entity:identifier
+OTHER = "other"  # keys outside the cache's namespaces (and outside the key schema)
+BOOKKEEPING = INTERNAL_NAMESPACE  # llmcache's own keys (llmcache:...)
 # (upper bound in seconds, label); a TTL falls in the first bucket whose bound it is under.
 BUCKETS: tuple[tuple[int | None, str], ...] = (
     (60, "<1 min"),
@@ -63,6 +64,15 @@ class TypeTTL:
 
 
 @dataclass(frozen=True)
+class KeyGroup:
+    """Keys reported apart, never judged against the policy: llmcache's bookkeeping, other keys."""
+
+    keys: int
+    memory_bytes: int
+    no_ttl: int
+
+
+@dataclass(frozen=True)
 class NoTTLKey:
     key: str
     namespace: str
@@ -81,10 +91,11 @@ class OverPolicyKey:
 
 
 class _Group:
-    __slots__ = ("keys", "no_ttl", "over", "ttls")
+    __slots__ = ("keys", "memory", "no_ttl", "over", "ttls")
 
     def __init__(self) -> None:
         self.keys = 0
+        self.memory = 0
         self.no_ttl = 0
         self.over = 0
         self.ttls = array("q")  # remaining TTLs in ms, for min / median / max
@@ -92,15 +103,22 @@ class _Group:
 
 class _Head(NamedTuple):
     group: _Group
-    data_type: str | None
+    data_type: str | None  # None: not a cache key (bookkeeping or other), never judged
     symbol: str | None
     limit_ms: int | None  # the policy's longest TTL for this data type and symbol
 
 
 class TTLTally:
-    def __init__(self, policy: TTLPolicy, stock_entities: Collection[str], limit: int) -> None:
+    def __init__(
+        self,
+        policy: TTLPolicy,
+        stock_entities: Collection[str],
+        limit: int,
+        cache_namespaces: Collection[str] = (),
+    ) -> None:
         self.policy = policy
         self.entities = frozenset(stock_entities)
+        self.cache_namespaces = frozenset(cache_namespaces)
         self.limit = limit
         self.bucket_keys = [0] * (len(BUCKETS) + 1)  # the buckets, then "no TTL"
         self.bucket_memory = [0] * (len(BUCKETS) + 1)
@@ -123,14 +141,15 @@ class TTLTally:
         entity and identifier, and the result is kept for the next keys with that head."""
         cacheable = head.count(b":") >= 2
         whole = head if cacheable else key
-        parsed = None if whole.startswith(_INTERNAL_PREFIX) else parse_key(whole)
-        if parsed is None:
-            internal = whole.startswith(_INTERNAL_PREFIX)
-            info = _Head(self._group(INTERNAL_NAMESPACE if internal else OUTSIDE_SCHEMA), None, None, None)
+        internal = whole.startswith(_INTERNAL_PREFIX)
+        parsed = None if internal else parse_key(whole)
+        data_type = None if parsed is None else cache_data_type(parsed.namespace, self.cache_namespaces)
+        if parsed is None or data_type is None:
+            info = _Head(self._group(BOOKKEEPING if internal else OTHER), None, None, None)
         else:
             symbol = parsed.symbol(self.entities)
-            limit_ms = self.policy.max_ttl(parsed.data_type, symbol) * 1000
-            info = _Head(self._group(parsed.data_type), parsed.data_type, symbol, limit_ms)
+            limit_ms = self.policy.max_ttl(data_type, symbol) * 1000
+            info = _Head(self._group(data_type), data_type, symbol, limit_ms)
         if cacheable:
             if len(self._heads) >= _MAX_CACHE:
                 self._heads.clear()
@@ -148,15 +167,20 @@ class TTLTally:
             if pttl.__class__ is not int or memory.__class__ is not int or pttl == -2:
                 vanished += 1  # gone between SCAN and PTTL / MEMORY USAGE (or a per-key error)
                 continue
-            index = no_ttl_index if pttl < 0 else bisect_right(bounds, pttl)
-            bucket_keys[index] += 1
-            bucket_memory[index] += memory
             head = key.rpartition(b":")[0]  # namespace:entity:identifier[:...]
             info = heads.get(head)
             if info is None:
                 info = classify(head, key)
             group = info.group
             group.keys += 1
+            group.memory += memory
+            if info.data_type is None:  # bookkeeping or other: counted apart, never judged
+                if pttl == -1:
+                    group.no_ttl += 1
+                continue
+            index = no_ttl_index if pttl < 0 else bisect_right(bounds, pttl)
+            bucket_keys[index] += 1
+            bucket_memory[index] += memory
             if pttl == -1:
                 group.no_ttl += 1
                 if len(no_ttl_heap) < limit:
@@ -179,10 +203,20 @@ class TTLTally:
         self.vanished += vanished
         self.over_policy += over_policy
 
+    def apart(self, name: str) -> KeyGroup:
+        """The bookkeeping (BOOKKEEPING) or other (OTHER) keys met."""
+        group = self.groups.get(name) or _Group()
+        return KeyGroup(group.keys, group.memory, group.no_ttl)
+
+    @property
+    def keys(self) -> int:
+        return sum(group.keys for group in self.groups.values())
+
     def type_rows(self) -> tuple[TypeTTL, ...]:
+        """The data types met (bookkeeping and other keys are reported apart)."""
         order = {name: i for i, name in enumerate(DATA_TYPES)}
         rows = []
-        for name in sorted(self.groups, key=lambda n: (order.get(n, len(order)), n)):
+        for name in sorted(set(self.groups) & set(DATA_TYPES), key=lambda n: order[n]):
             group = self.groups[name]
             ttls = np.frombuffer(group.ttls, dtype=np.int64) if len(group.ttls) else None
             rows.append(
@@ -193,7 +227,7 @@ class TTLTally:
                     min_ttl_seconds=None if ttls is None else ttl_seconds(int(ttls.min())),
                     median_ttl_seconds=None if ttls is None else round(float(np.median(ttls)) / 1000),
                     max_ttl_seconds=None if ttls is None else ttl_seconds(int(ttls.max())),
-                    policy_max_ttl_seconds=self.policy.max_ttl(name) if name in order else None,
+                    policy_max_ttl_seconds=self.policy.max_ttl(name),
                     over_policy=group.over,
                 )
             )

@@ -17,6 +17,7 @@ from llmcache_cli.config import DATA_TYPES, DEFAULT_DATA_TYPE, check_version
 from llmcache_cli.errors import UsageError
 from llmcache_cli.keys import (
     InvalidKeyPart,
+    cache_data_type,
     check_segment,
     escape_glob,
     is_internal,
@@ -50,12 +51,23 @@ class Target:
     data_types: frozenset[str] | None = None
     version: str | None = None
     namespace: str | None = None
+    # Namespaces of cache entries besides the data types ([keys] namespaces); when set (the CLI),
+    # a symbol or version target never touches keys of any other namespace unless it names it.
+    cache_namespaces: frozenset[str] | None = None
 
     def accepts(self, key: bytes | str) -> bool:
         """True exactly when ``key`` belongs to this target (SCAN results are a superset)."""
         if is_internal(key):
             return False
         parsed = parse_key(key)
+        if (
+            self.kind != "pattern"
+            and self.cache_namespaces is not None
+            and parsed is not None
+            and parsed.namespace != self.namespace
+            and cache_data_type(parsed.namespace, self.cache_namespaces) is None
+        ):
+            return False  # not a cache entry: only a raw --pattern (or --namespace) reaches it
         if self.kind == "pattern":
             # SCAN MATCH already applied the operator's glob exactly; only --type remains.
             return self.data_types is None or (parsed is not None and parsed.data_type in self.data_types)

@@ -81,6 +81,8 @@ def _index_sizes(handle: RedisHandle, index_keys: Sequence[str]) -> dict[str, in
         for i, key in enumerate(keys):
             if replies[2 * i] in (b"set", "set") and isinstance(replies[2 * i + 1], int):
                 present[key] = replies[2 * i + 1]
+        gone = sum(1 for t in replies[0::2] if t in (b"none", "none"))
+        handle.count_lookups(node_i, 2 * (len(keys) - gone), 2 * gone)  # TYPE and SCARD (own_reads)
     return present
 
 
@@ -170,6 +172,8 @@ class _Run:
         _, unlinks, elsewhere = self._deletion(node_i, batch.keys, tally)
         tally.deleted += unlinked(batch.tail, unlinks)  # first: they ran even if another reply failed
         replies = batch.replies
+        found = sum(1 for memory in replies[0::2] if memory is not None)
+        self.handle.count_lookups(node_i, found, len(batch.keys) - found)  # the GETs (own_reads)
         for i, key in enumerate(batch.keys):
             memory, raw = replies[2 * i], replies[2 * i + 1]
             check_replies([memory])
@@ -222,6 +226,7 @@ class _Run:
             node = self.handle.nodes[node_i]
             with self.handle.translated(node):
                 batch = fetch(node, [key_bytes(k) for k in index_keys], SMEMBERS, check=False)
+                self.handle.count_lookups(node_i, len(index_keys))  # SMEMBERS of sets planned present
                 for reply in batch.replies:
                     if not is_wrongtype(reply):  # an index that is not a set is no index
                         check_replies([reply])

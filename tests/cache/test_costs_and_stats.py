@@ -106,3 +106,20 @@ def test_public_names_and_a_light_import() -> None:
     code = "import sys, llmcache_cli; print('llmcache_cli.cache' in sys.modules, 'redis' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+def test_report_cost_lines_add_up_as_printed_and_speak_in_plurals() -> None:
+    """$0.00046 without the cache, $0.00023 with it: printed $0.0005 and $0.0002, so the savings
+    line says $0.0003 (their difference as printed), not $0.0002 (a rounding of its own)."""
+    stats = CacheStats()
+    stats.record_miss("analysis")
+    stats.record_llm_call(0.00023, 500.0)
+    stats.record_hit("analysis", 0.00023, 500.0)
+    money = {
+        line.split("$")[0].strip(): float(line.split("$")[1].split()[0])
+        for line in stats.report().splitlines()
+        if "$" in line
+    }
+    assert money.keys() == {"without cache", "with cache", "savings"}
+    assert money["without cache"] - money["with cache"] == pytest.approx(money["savings"])
+    assert "(1 hit, 1 miss)" in stats.report()

@@ -16,7 +16,7 @@ from tests.cache.conftest import run
 KEYS = [
     "analysis:stock:AAPL:v1",
     "analysis:stock:AAPL:0123abcd:v1",
-    "stock_analysis:stock:AAPL:v1",  # an unknown namespace counts as analysis
+    "stock_analysis:stock:AAPL:v1",  # a namespace the config lists ([keys] namespaces): analysis
     "fundamental:stock:{AAPL}:v1",  # hash-tagged form
     "earnings:stock:AAPL:v1",
     "sentiment:stock:AAPL:v1",
@@ -27,6 +27,13 @@ KEYS = [
     "analysis:news:AAPL:v1",
     "sentiment:stock:AAPLX:v1",
 ]
+
+
+@pytest.fixture
+def settings() -> Settings:
+    """The defaults, with the bot's own namespace ``stock_analysis`` listed as the cache's
+    (``[keys] namespaces``): invalidation reaches cache entries only."""
+    return Settings(cache_namespaces=frozenset({"stock_analysis"}))
 
 
 def remaining(client: redis.Redis) -> set[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 import redis
@@ -21,7 +22,7 @@ AAPL = {
     "analysis:stock:AAPL:v1",
     "sentiment:stock:{AAPL}:v1",
     "fundamental:stock:AAPL:h",
-    "chatbot:stock:AAPL:model:x",
+    "market:stock:AAPL:model:x",
 }
 NEIGHBOURS = {
     "analysis:stock:AAPLX:v1",
@@ -33,6 +34,7 @@ NEIGHBOURS = {
     "analysis:news:AAPL:v1",
     "sentiment:news:abc123:v2",
     "llmcache:stats:analysis",
+    "chatbot:stock:AAPL:model:x",  # not a namespace of the cache: untouched unless named
 }
 
 
@@ -96,7 +98,9 @@ def test_on_a_terminal_it_asks_first(
     cli: Invoke, redis_url: str, real_redis: redis.Redis, keys: set[bytes], terminal: None
 ) -> None:
     declined = cli("--url", redis_url, "invalidate", "AAPL", input="n\n")
-    assert declined.exit_code == 1 and "nothing was deleted" in declined.stderr
+    # a declined confirmation is no error: one plain line, exit 1 (nothing was done)
+    assert declined.exit_code == 1 and declined.stderr.rstrip().endswith("nothing deleted")
+    assert "error" not in declined.stderr
     assert "About to delete 4 keys" in declined.stderr and "$1.50" in declined.stderr
     assert "Delete these 4 keys?" in declined.stderr and "Deleted" not in declined.stdout
     assert keyspace(real_redis) == keys
@@ -168,8 +172,8 @@ def test_event_and_type_filters(
     earnings = json_of(
         cli("--url", redis_url, "invalidate", "AAPL", "--event", "earnings", "--yes", "--json")
     )
-    assert earnings["deleted"] == 2  # analysis and chatbot (an unknown namespace counts as analysis)
-    assert keyspace(real_redis) == keys - enc(AAPL)
+    assert earnings["deleted"] == 1  # analysis (chatbot is not the cache's, market not an earnings type)
+    assert keyspace(real_redis) == keys - enc(AAPL - {"market:stock:AAPL:model:x"})
 
 
 def test_pattern_and_all(cli: Invoke, redis_url: str, real_redis: redis.Redis, keys: set[bytes]) -> None:
@@ -257,3 +261,43 @@ def test_commands_are_registered_with_help(cli: Invoke) -> None:
     for name in ("invalidate", "purge-version"):
         result = cli(name, "--help")
         assert result.exit_code == 0 and "Examples" in result.stdout and "not built yet" not in result.stdout
+
+
+def test_other_namespaces_go_only_when_named(
+    cli: Invoke, redis_url: str, real_redis: redis.Redis, keys: set[bytes], tmp_path: Path
+) -> None:
+    chatbot = b"chatbot:stock:AAPL:model:x"
+    json_of(cli("--url", redis_url, "invalidate", "AAPL", "--yes", "--json"))
+    assert chatbot in keyspace(real_redis)
+    config = tmp_path / "llmcache.toml"
+    config.write_text('[keys]\nnamespaces = ["chatbot"]\n')
+    named = json_of(cli("--config", str(config), "--url", redis_url, "invalidate", "AAPL", "--yes", "--json"))
+    assert named["deleted"] == 1 and chatbot not in keyspace(real_redis)
+    real_redis.set(chatbot, "x")
+    raw = json_of(cli("--url", redis_url, "invalidate", "--pattern", "chatbot:*", "--yes", "--json"))
+    assert raw["deleted"] == 1 and chatbot not in keyspace(real_redis)
+
+
+def test_a_symbol_in_the_wrong_case_gets_a_hint(
+    cli: Invoke, redis_url: str, real_redis: redis.Redis, keys: set[bytes]
+) -> None:
+    real_redis.delete("analysis:stock:aapl:v1")
+    result = cli("--url", redis_url, "invalidate", "aapl", "--dry-run")
+    assert result.exit_code == 0 and "Dry run: no key matched." in result.stdout
+    assert "hint: no key of 'aapl', but 'AAPL' has entries (symbols are case-sensitive)" in result.stderr
+    assert keyspace(real_redis) == keys - {b"analysis:stock:aapl:v1"}
+    one = cli("--url", redis_url, "invalidate", "AAPL", "--type", "fundamental", "--dry-run")
+    assert "Dry run: 1 key would be deleted" in one.stdout and "hint" not in one.stderr
+
+
+def test_purge_version_leaves_other_namespaces_unless_named(
+    cli: Invoke, redis_url: str, real_redis: redis.Redis
+) -> None:
+    for key in ("analysis:stock:AAPL:v0", "chatbot:stock:AAPL:v0", "session:user:v0"):
+        real_redis.set(key, "x")
+    data = json_of(cli("--url", redis_url, "purge-version", "v0", "--yes", "--json"))
+    assert data["deleted"] == 1 and keyspace(real_redis) == {b"chatbot:stock:AAPL:v0", b"session:user:v0"}
+    named = json_of(
+        cli("--url", redis_url, "purge-version", "v0", "--namespace", "chatbot", "--yes", "--json")
+    )
+    assert named["deleted"] == 1 and keyspace(real_redis) == {b"session:user:v0"}

@@ -96,7 +96,11 @@ def test_large_keys_json_matches_memory_usage(cli: Invoke, mixed_url: str, real_
 
 def test_ttl_json_no_ttl_is_exact(cli: Invoke, mixed_url: str, real_redis: redis.Redis) -> None:
     data = json_of(cli("--url", mixed_url, "ttl", "--json", "--limit", "3"))
-    assert data["no_ttl"] == sum(1 for k in real_redis.scan_iter(count=500) if real_redis.ttl(k) == -1)
+    no_ttl = sum(1 for k in real_redis.scan_iter(count=500) if real_redis.ttl(k) == -1)
+    assert data["no_ttl"] + data["bookkeeping"]["no_ttl"] + data["other"]["no_ttl"] == no_ttl
+    counters = list(real_redis.scan_iter(match="llmcache:*"))
+    memory = sum(real_redis.memory_usage(k) for k in counters)
+    assert data["bookkeeping"] == {"keys": 2, "memory_bytes": memory, "no_ttl": 2} and len(counters) == 2
     assert data["scanned"] == real_redis.dbsize()
     assert [b["label"] for b in data["buckets"]][-1] == "no TTL" and len(data["no_ttl_keys"]) == 3
     assert data["over_policy"] >= 2 and data["policy"] == "market-aware"

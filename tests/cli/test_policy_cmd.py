@@ -115,7 +115,7 @@ def test_table_output(cli: Invoke) -> None:
     assert result.exit_code == 0, result.output
     assert "Market OPEN at 2024-07-03 12:00:00 EDT" in result.stdout
     assert "09:30-13:00, half day" in result.stdout
-    assert "x0.5" in result.stdout and "7m30s" in result.stdout
+    assert "x0.5" in result.stdout and "7m 30s" in result.stdout and "3d 12h" in result.stdout
     closed = cli("policy", "--at", "2024-12-25T12:00")
     assert "CLOSED" in closed.stdout and "Christmas Day" in closed.stdout
 

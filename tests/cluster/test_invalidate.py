@@ -16,6 +16,7 @@ from redis.crc import key_slot
 from llmcache_cli import invalidation as inv
 from llmcache_cli.cli import output
 from llmcache_cli.client import ClientOptions, RedisHandle, connect
+from llmcache_cli.config import DATA_TYPES
 from llmcache_cli.envelope import encode_envelope
 from llmcache_cli.keys import symbol_index_key
 from tests.cli.conftest import Invoke, json_of
@@ -64,6 +65,9 @@ TYPED = both_forms(TYPED_NEIGHBOURS)
 # The bookkeeping of a hash-tagged entry lives in its slot too; it is never invalidated.
 BOOKKEEPING = ["llmcache:lock:analysis:stock:{AAPL}:v1", "llmcache:stats:{AAPL}"]
 TARGET = {k.encode() for k in [*STRINGS, *OTHER_TYPES] if owner(k, "AAPL")}
+# The CLI reaches cache entries only: keys of namespaces that are no data type (chatbot:...) and
+# not in [keys] namespaces are left alone unless a --pattern names them.
+CLI_TARGET = {k for k in TARGET if k.split(b":")[0].decode() in DATA_TYPES}
 
 
 def populate(client: redis.cluster.RedisCluster) -> set[bytes]:
@@ -213,10 +217,10 @@ def test_cli_invalidate_yes_leaves_exactly_the_other_keys(
 ) -> None:
     before = populate(cluster)
     data = json_of(cli("--url", cluster_url, "invalidate", "AAPL", "--yes", "--json"))
-    assert (data["matched"], data["deleted"], data["complete"]) == (len(TARGET), len(TARGET), True)
-    assert keyspace(cluster) == before - TARGET
+    assert (data["matched"], data["deleted"], data["complete"]) == (len(CLI_TARGET), len(CLI_TARGET), True)
+    assert keyspace(cluster) == before - CLI_TARGET
     again = json_of(cli("--url", cluster_url, "invalidate", "AAPL", "--yes", "--json"))
-    assert again["matched"] == 0 and keyspace(cluster) == before - TARGET
+    assert again["matched"] == 0 and keyspace(cluster) == before - CLI_TARGET
 
 
 def test_cli_dry_run_and_confirmation_on_the_cluster(
@@ -224,13 +228,13 @@ def test_cli_dry_run_and_confirmation_on_the_cluster(
 ) -> None:
     before = populate(cluster)
     dry = json_of(cli("--url", cluster_url, "invalidate", "AAPL", "--dry-run", "--json"))
-    assert dry["matched"] == len(TARGET) and dry["deleted"] == 0 and keyspace(cluster) == before
+    assert dry["matched"] == len(CLI_TARGET) and dry["deleted"] == 0 and keyspace(cluster) == before
     monkeypatch.setattr(output, "stdin_is_terminal", lambda: True)
     accepted = cli("--url", cluster_url, "invalidate", "AAPL", "--json", input="y\n")
     assert accepted.exit_code == 0, accepted.output
     # CliRunner echoes the typed answer onto stdout; a real terminal shows it on the tty.
-    assert json.loads(accepted.stdout[accepted.stdout.index("{") :])["deleted"] == len(TARGET)
-    assert keyspace(cluster) == before - TARGET
+    assert json.loads(accepted.stdout[accepted.stdout.index("{") :])["deleted"] == len(CLI_TARGET)
+    assert keyspace(cluster) == before - CLI_TARGET
 
 
 def test_cli_purge_version_on_the_cluster(
@@ -262,7 +266,7 @@ def test_cli_no_cluster_flag_sees_one_node_only(
     url_node = int(cluster_url.rsplit(":", 1)[1].split("/")[0])
     on_that_node = keys_by_primary(redis_cluster_procs).get(url_node, set())
     data = json_of(cli("--no-cluster", "--url", cluster_url, "invalidate", "AAPL", "--dry-run", "--json"))
-    assert data["matched"] == len(TARGET & on_that_node) < len(TARGET)
+    assert data["matched"] == len(CLI_TARGET & on_that_node) < len(CLI_TARGET)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 import redis
 
+from llmcache_cli.cli.render.large_keys import as_json
 from llmcache_cli.client import RedisHandle
 from llmcache_cli.diagnostics.common import INTERNAL_NAMESPACE, NO_NAMESPACE
-from llmcache_cli.diagnostics.key_sizes import as_json, find_large_keys
+from llmcache_cli.diagnostics.key_sizes import find_large_keys
 from tests.diagnostics.conftest import interrupt
 from tests.diagnostics.mixed import Mixed, independent_sizes
 

@@ -9,11 +9,11 @@ from collections.abc import Iterator
 import pytest
 import redis
 
+from llmcache_cli.cli.render.stats import as_json
 from llmcache_cli.client import ClientOptions, RedisHandle, connect
 from llmcache_cli.config import Settings
 from llmcache_cli.diagnostics import per_key
 from llmcache_cli.diagnostics.dashboard import collect_stats
-from llmcache_cli.diagnostics.stats_output import as_json
 from llmcache_cli.diagnostics.ttl_audit import inspect_ttls
 from llmcache_cli.features import detect_features
 from llmcache_cli.policy import make_policy

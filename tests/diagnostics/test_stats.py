@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import redis
 
-from llmcache_cli.client import RedisHandle
+from llmcache_cli.client import ClientOptions, RedisHandle, connect
+from llmcache_cli.config import DATA_TYPES
 from llmcache_cli.diagnostics import dashboard as stats_module
+from llmcache_cli.diagnostics import own_reads
 from llmcache_cli.diagnostics.common import INTERNAL_NAMESPACE
 from llmcache_cli.diagnostics.dashboard import Breakdown, collect_stats, find_warnings
+from llmcache_cli.diagnostics.entry import read_entry
+from llmcache_cli.diagnostics.key_sizes import find_large_keys
 from llmcache_cli.diagnostics.live_counters import LLMSummary, total_of
 from llmcache_cli.diagnostics.serverinfo import KeyspaceFigures, NodeInfo, ServerFigures, UnreachableNode
+from llmcache_cli.diagnostics.ttl_audit import inspect_ttls
+from llmcache_cli.errors import LLMCacheError
 from llmcache_cli.keys import stats_key
+from llmcache_cli.policy import FlatPolicy
 from tests.diagnostics.conftest import fill_entries, interrupt
 from tests.diagnostics.mixed import Mixed
 
@@ -30,17 +39,62 @@ def test_keyspace_figures_are_exact(real_redis: redis.Redis, handle: RedisHandle
     real_redis.get("analysis:stock:AAPL:v1")
     real_redis.get("missing")
     real_redis.get("missing:too")
-    later = collect_stats(handle, discount=report.own_lookups).keyspace
+    later = collect_stats(handle).keyspace
     assert (later.hits, later.misses) == (1, 2) and later.hit_rate == pytest.approx(1 / 3)
 
 
-def test_own_lookups_are_what_redis_counted(
+def test_own_lookups_stored_are_what_redis_counted(
     real_redis: redis.Redis, handle: RedisHandle, mixed: Mixed
 ) -> None:
-    report = collect_stats(handle)
-    info = real_redis.info("stats")
-    assert report.own_lookups == (info["keyspace_hits"], info["keyspace_misses"])
-    assert report.own_lookups[0] >= mixed.keys  # a PTTL per key
+    collect_stats(handle)
+    info = real_redis.info()  # INFO itself is no lookup
+    stored = json.loads(own_reads.state_path().read_text())
+    assert list(stored) == [info["run_id"]]
+    mine = stored[info["run_id"]]
+    assert (mine["hits"], mine["misses"]) == (info["keyspace_hits"], info["keyspace_misses"])
+    assert mine["hits"] >= mixed.keys  # a PTTL per key
+    assert handle.lookups == {}  # stored, so not counted twice
+
+
+def test_stats_twice_on_an_idle_server_gives_the_same_figures(
+    real_redis: redis.Redis, redis_url: str, mixed: Mixed
+) -> None:
+    """Separate runs (separate connections, as separate processes would be)."""
+    real_redis.get("analysis:stock:AAPL:v1")  # one real hit and one real miss
+    real_redis.get("missing")
+    runs = []
+    for _ in range(3):
+        with connect(ClientOptions.from_flags(redis_url)) as h:
+            report = collect_stats(h)
+        runs.append(
+            (report.keyspace.hits, report.keyspace.misses, report.nodes[0].hits, report.nodes[0].misses)
+        )
+    assert runs == [(1, 1, 1, 1)] * 3
+
+
+def test_other_commands_reads_stay_out_of_stats(
+    real_redis: redis.Redis, redis_url: str, handle: RedisHandle, mixed: Mixed
+) -> None:
+    before = collect_stats(handle).keyspace
+    with connect(ClientOptions.from_flags(redis_url)) as h:
+        inspect_ttls(h, FlatPolicy(3600))
+        find_large_keys(h, top=5)
+        read_entry(h, "analysis:stock:AAPL:v1")
+        with pytest.raises(LLMCacheError):
+            read_entry(h, "missing:key")
+        own_reads.record(h)
+    after = collect_stats(handle).keyspace
+    assert (after.hits, after.misses) == (before.hits, before.misses)
+
+
+def test_a_stats_reset_discards_what_was_stored(
+    real_redis: redis.Redis, handle: RedisHandle, mixed: Mixed
+) -> None:
+    collect_stats(handle)
+    real_redis.config_resetstat()
+    real_redis.get("analysis:stock:AAPL:v1")  # 1 hit, after the reset
+    assert collect_stats(handle).keyspace.hits == 1
+    assert collect_stats(handle).keyspace.hits == 1  # the stale figures are gone, not added to
 
 
 def test_llm_counters(real_redis: redis.Redis, handle: RedisHandle, mixed: Mixed) -> None:
@@ -67,7 +121,10 @@ def test_full_breakdown_is_exact(real_redis: redis.Redis, handle: RedisHandle, m
     assert report.breakdown.exact and report.breakdown.scanned == mixed.keys
     assert rows["technical"].keys == len(list(real_redis.scan_iter(match="technical:*")))
     sizes = sum(real_redis.memory_usage(k) for k in real_redis.scan_iter(match="chatbot:*"))
-    assert rows["chatbot"].memory_bytes == sizes and rows["chatbot"].data_type == "analysis"
+    assert rows["chatbot"].memory_bytes == sizes and rows["chatbot"].data_type is None  # not configured
+    assert rows["chatbot"].kind == "other" and rows[INTERNAL_NAMESPACE].kind == "bookkeeping"
+    configured = collect_stats(handle, full=True, cache_namespaces={"chatbot"}).breakdown.namespaces
+    assert {ns.namespace: ns.data_type for ns in configured}["chatbot"] == "analysis"
     assert rows[INTERNAL_NAMESPACE].keys == 2 and rows[INTERNAL_NAMESPACE].no_ttl_keys == 2
     assert rows[INTERNAL_NAMESPACE].data_type is None
     no_ttl = [k for k in real_redis.scan_iter(match="analysis:*") if real_redis.ttl(k) == -1]
@@ -111,7 +168,14 @@ def test_warnings_on_the_real_server(real_redis: redis.Redis, handle: RedisHandl
     real_redis.config_set("maxmemory", "1gb")
     real_redis.config_set("maxmemory-policy", "allkeys-lfu")
     leak = next(w for w in collect_stats(handle).warnings if w.code == "keys_without_ttl")
-    assert leak.message.startswith(f"{mixed.no_ttl - 2:,} keys")  # the 2 counter hashes are not leaks
+    cache_no_ttl = [
+        k
+        for k in real_redis.scan_iter(count=500)
+        if real_redis.ttl(k) == -1 and k.split(b":")[0].decode() in DATA_TYPES
+    ]
+    # the counter hashes (bookkeeping) and keys of other namespaces are not the cache's leaks
+    assert leak.message.startswith(f"{len(cache_no_ttl):,} entries have no TTL")
+    assert 0 < len(cache_no_ttl) < mixed.no_ttl - 2
     for key in real_redis.scan_iter(count=500):
         if real_redis.ttl(key) == -1 and not key.startswith(b"llmcache:"):
             real_redis.expire(key, 100)

@@ -8,11 +8,11 @@ import statistics
 import pytest
 import redis
 
+from llmcache_cli.cli.render.ttl import as_json
 from llmcache_cli.client import RedisHandle
-from llmcache_cli.config import Settings
-from llmcache_cli.diagnostics.common import INTERNAL_NAMESPACE
-from llmcache_cli.diagnostics.ttl_audit import as_json, inspect_ttls
-from llmcache_cli.diagnostics.ttl_tally import OUTSIDE_SCHEMA, bucket_index
+from llmcache_cli.config import DATA_TYPES, Settings
+from llmcache_cli.diagnostics.ttl_audit import inspect_ttls
+from llmcache_cli.diagnostics.ttl_tally import KeyGroup, bucket_index
 from llmcache_cli.keys import is_internal, parse_key
 from llmcache_cli.policy import TTLPolicy, make_policy
 from tests.diagnostics.conftest import fill_entries, interrupt
@@ -28,12 +28,17 @@ def policy(name: str = "market-aware") -> TTLPolicy:
     return make_policy(SETTINGS, name)
 
 
+def is_cache_key(key: bytes, extra: frozenset[str] = frozenset()) -> bool:
+    parsed = parse_key(key)
+    return not is_internal(key) and parsed is not None and parsed.namespace in {*DATA_TYPES, *extra}
+
+
 def over_policy_by_hand(client: redis.Redis, rules: TTLPolicy) -> set[str]:
     out = set()
     for key in client.scan_iter(count=500):
         pttl = client.pttl(key)
         parsed = parse_key(key)
-        if not parsed or is_internal(key) or pttl < 0:
+        if not parsed or not is_cache_key(key) or pttl < 0:
             continue
         if pttl > 1000 * rules.max_ttl(parsed.data_type, parsed.symbol(ENTITIES)):
             out.add(key.decode())
@@ -42,14 +47,22 @@ def over_policy_by_hand(client: redis.Redis, rules: TTLPolicy) -> set[str]:
 
 def test_counts_are_exact(real_redis: redis.Redis, handle: RedisHandle, mixed: Mixed) -> None:
     report = inspect_ttls(handle, policy(), stock_entities=ENTITIES, limit=1000)
-    no_ttl = [k for k in real_redis.scan_iter(count=500) if real_redis.ttl(k) == -1]
+    every = list(real_redis.scan_iter(count=500))
+    cache = [k for k in every if is_cache_key(k)]
+    no_ttl = [k for k in cache if real_redis.ttl(k) == -1]
     assert report.scanned == real_redis.dbsize() == mixed.keys and report.exact
-    assert report.no_ttl == len(no_ttl) == mixed.no_ttl
+    assert report.no_ttl == len(no_ttl) and 0 < report.no_ttl < mixed.no_ttl
     assert {k.key for k in report.no_ttl_keys} == {k.decode() for k in no_ttl}
-    assert sum(b.keys for b in report.buckets) == report.scanned
+    assert sum(b.keys for b in report.buckets) == len(cache)
     assert report.buckets[-1].label == "no TTL" and report.buckets[-1].keys == report.no_ttl
-    total_memory = sum(real_redis.memory_usage(k) for k in real_redis.scan_iter(count=500))
-    assert sum(b.memory_bytes for b in report.buckets) == total_memory
+    cache_memory = sum(real_redis.memory_usage(k) for k in cache)
+    assert sum(b.memory_bytes for b in report.buckets) == cache_memory
+    # llmcache's counter hashes: counted apart, never a leak
+    internal = [k for k in every if is_internal(k)]
+    assert report.bookkeeping == KeyGroup(2, sum(real_redis.memory_usage(k) for k in internal), 2)
+    other = [k for k in every if not is_internal(k) and not is_cache_key(k)]
+    assert report.other.keys == len(other) and report.scanned == len(cache) + 2 + len(other)
+    assert not any(k.key.startswith(("llmcache:", "chatbot:", "plain:")) for k in report.no_ttl_keys)
     over = over_policy_by_hand(real_redis, policy())
     assert report.over_policy == len(over) and {k.key for k in report.over_policy_keys} == over
     assert {"technical:stock:AAPL:v1", "sentiment:stock:TSLA:v1"} <= over  # TSLA is volatile: 1800 s
@@ -59,10 +72,7 @@ def test_counts_are_exact(real_redis: redis.Redis, handle: RedisHandle, mixed: M
 def test_per_type_rows(real_redis: redis.Redis, handle: RedisHandle, mixed: Mixed) -> None:
     report = inspect_ttls(handle, policy("by-type"), stock_entities=ENTITIES)
     rows = {row.group: row for row in report.data_types}
-    assert {INTERNAL_NAMESPACE, OUTSIDE_SCHEMA, "technical", "analysis"} <= set(rows)
-    assert (
-        rows[INTERNAL_NAMESPACE].policy_max_ttl_seconds is None and rows[INTERNAL_NAMESPACE].over_policy == 0
-    )
+    assert set(rows) == {"technical", "analysis", "sentiment", "fundamental"}  # no chatbot, no llmcache
     assert rows["technical"].policy_max_ttl_seconds == 900
     ttls = [
         real_redis.pttl(k)
@@ -75,7 +85,24 @@ def test_per_type_rows(real_redis: redis.Redis, handle: RedisHandle, mixed: Mixe
     assert (
         abs(row.max_ttl_seconds - max(ttls) / 1000) <= 2 and abs(row.min_ttl_seconds - min(ttls) / 1000) <= 2
     )
-    assert sum(r.keys for r in report.data_types) == report.scanned
+    assert (
+        sum(r.keys for r in report.data_types) + report.bookkeeping.keys + report.other.keys == report.scanned
+    )
+
+
+def test_other_keys_are_never_judged_unless_the_config_names_their_namespace(
+    real_redis: redis.Redis, handle: RedisHandle
+) -> None:
+    real_redis.set("session:user:42", "x", ex=90 * 86400)  # not the cache's: long TTLs are its business
+    real_redis.set("chatbot:stock:AAPL:v1", "x", ex=90 * 86400)
+    real_redis.set("chatbot:stock:MSFT:v1", "x")
+    plain = inspect_ttls(handle, policy("by-type"), stock_entities=ENTITIES)
+    assert (plain.over_policy, plain.no_ttl, plain.other.keys, plain.other.no_ttl) == (0, 0, 3, 1)
+    assert plain.data_types == ()
+    named = inspect_ttls(handle, policy("by-type"), stock_entities=ENTITIES, cache_namespaces={"chatbot"})
+    assert {k.key for k in named.over_policy_keys} == {"chatbot:stock:AAPL:v1"}  # judged as analysis
+    assert {k.key for k in named.no_ttl_keys} == {"chatbot:stock:MSFT:v1"}
+    assert named.other.keys == 1 and [r.group for r in named.data_types] == ["analysis"]
 
 
 def test_symbol_is_exact(real_redis: redis.Redis, handle: RedisHandle, mixed: Mixed) -> None:
@@ -86,8 +113,8 @@ def test_symbol_is_exact(real_redis: redis.Redis, handle: RedisHandle, mixed: Mi
     report = inspect_ttls(handle, policy(), stock_entities=ENTITIES, symbol="AAPL", limit=100)
     expected = {"analysis:stock:AAPL:v1", "technical:stock:AAPL:v1", "analysis:stock:{AAPL}:v2"}
     expected |= {"h:stock:AAPL", "l:stock:AAPL"}  # other namespaces, same symbol
-    assert report.scanned == len(expected)
-    assert {k.key for k in report.no_ttl_keys} == {"l:stock:AAPL"}
+    assert report.scanned == len(expected) and report.other.keys == 2
+    assert report.no_ttl_keys == ()  # l:stock:AAPL has none, but it is not a cache entry
     assert {k.key for k in report.over_policy_keys} == {"technical:stock:AAPL:v1"}
 
 
@@ -98,10 +125,11 @@ def test_symbol_with_glob_characters_matches_nothing_else(handle: RedisHandle, m
 
 def test_pattern_keys_and_sample(real_redis: redis.Redis, handle: RedisHandle, mixed: Mixed) -> None:
     by_pattern = inspect_ttls(handle, policy(), stock_entities=ENTITIES, pattern="plain:*")
-    assert by_pattern.scanned == 3 and by_pattern.no_ttl == 2
+    assert by_pattern.scanned == 3 and by_pattern.no_ttl == 0 and by_pattern.other == KeyGroup(3, 264, 2)
     named = inspect_ttls(handle, policy(), keys=["plain:text:doc", "nope", "plain:text:doc"])
-    assert (named.scanned, named.vanished) == (1, 1)
-    assert named.buckets[bucket_index(600_000)].keys == 1
+    assert (named.scanned, named.vanished) == (1, 1) and named.other.keys == 1
+    cached = inspect_ttls(handle, policy(), keys=["analysis:stock:AAPL:v1"])
+    assert cached.buckets[bucket_index(3_000_000)].keys == 1
     sample = inspect_ttls(handle, policy(), sample=50)
     assert not sample.exact and 50 <= sample.scanned < 150
     assert as_json(sample)["selection"].startswith("a sample")

@@ -1,5 +1,6 @@
-"""Shared pieces of the operator commands (stats, ttl, large-keys, get): units for people, the
-scan-with-progress flow, and the Ctrl-C ending (partial results, exit 130)."""
+"""Shared pieces of the operator commands (stats, ttl, large-keys, get): the --symbol option,
+the scan-with-progress flow, and the Ctrl-C ending (partial results, exit 130). How figures
+read is ``cli/render/units.py``."""
 
 from __future__ import annotations
 
@@ -24,31 +25,6 @@ SymbolOpt = Annotated[
         help="Only this stock symbol's keys (exact, case-sensitive; not a pattern).",
     ),
 ]
-
-
-def human_bytes(n: int | None) -> str:
-    if n is None:
-        return "-"
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if abs(value) < 1024 or unit == "GiB":
-            return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} TiB"  # pragma: no cover - the loop returns
-
-
-def human_duration(seconds: int) -> str:
-    from llmcache_cli.durations import format_duration  # imports the market calendar: lazily
-
-    return format_duration(seconds)
-
-
-def human_ttl(seconds: int | None) -> str:
-    return "no TTL" if seconds is None else human_duration(seconds)
-
-
-def human_count(n: int, exact: bool = True) -> str:
-    return f"{n:,}" if exact else f"~{n:,}"
 
 
 def checked_symbol(symbol: str | None) -> str | None:

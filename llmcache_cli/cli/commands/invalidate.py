@@ -8,18 +8,20 @@ explicit ``--pattern`` that never means "everything" without ``--all``.
 from __future__ import annotations
 
 import dataclasses
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from llmcache_cli import invalidation as inv
 from llmcache_cli.cli import output
 from llmcache_cli.cli.app_context import app_context
 from llmcache_cli.cli.options import JsonOpt, UrlOpt
 from llmcache_cli.cli.progress import scan_progress
-from llmcache_cli.errors import EXIT_INTERRUPTED, LLMCacheError, UsageError
+
+if TYPE_CHECKING:
+    from llmcache_cli.client import RedisHandle
+from llmcache_cli.errors import EXIT_INTERRUPTED, EXIT_OPERATIONAL, UsageError
 
 INVALIDATE_HELP = """Delete exactly the cache entries of one or more stock symbols.
 
@@ -122,6 +124,7 @@ def invalidate(
         if all_keys:
             raise UsageError("--all only confirms a catch-all --pattern", hint="e.g. --pattern '*' --all")
         targets = inv.symbol_targets(symbols or (), app.settings.stock_entities, data_types)
+    targets = _cache_only(targets, app.settings.cache_namespaces)
     _guarded_delete(ctx, url, targets, dry_run, yes, json_out, scan_count, use_index=not scan)
 
 
@@ -139,10 +142,29 @@ def purge_version(
     url: UrlOpt = None,
 ) -> None:
     settings = app_context(ctx, url).settings
-    targets = (inv.version_target(old, namespace, settings.stock_entities),)
+    targets = _cache_only(
+        (inv.version_target(old, namespace, settings.stock_entities),), settings.cache_namespaces
+    )
     current = old == settings.cache_version
     note = f"note: {old} is the current cache version (cache.version): its entries will be recomputed"
     _guarded_delete(ctx, url, targets, dry_run, yes, json_out, scan_count, False, note if current else None)
+
+
+def _cache_only(targets: tuple[inv.Target, ...], cache_namespaces: frozenset[str]) -> tuple[inv.Target, ...]:
+    """Symbols and versions reach cache entries only: keys of other namespaces (not a data type,
+    not in [keys] namespaces) go only with a raw --pattern, or a --namespace that names them."""
+    return tuple(dataclasses.replace(t, cache_namespaces=cache_namespaces) for t in targets)
+
+
+def _hint_other_cases(handle: RedisHandle, result: inv.Invalidation) -> None:
+    """``invalidate aapl`` found nothing: say so when ``AAPL`` has entries."""
+    from llmcache_cli.cli.render.invalidate import case_hint
+    from llmcache_cli.diagnostics.symbols import other_cases
+
+    empty = [t.target for t in result.targets if t.target.kind == "symbol" and t.matched == 0]
+    found = {t.symbol: other_cases(handle, t.symbol, t.entities) for t in empty if t.symbol is not None}
+    for line in case_hint(found):
+        output.note(line)
 
 
 def _guarded_delete(
@@ -178,8 +200,11 @@ def _guarded_delete(
             )
         if interactive and result.complete and result.matched:
             render(result, json_out=False, console=output.stderr_console(), asking=True)
-            if not typer.confirm(f"Delete these {result.matched} keys?", default=False, err=True):
-                raise LLMCacheError("aborted: nothing was deleted")
+            these = "this key" if result.matched == 1 else f"these {result.matched:,} keys"
+            if not typer.confirm(f"Delete {these}?", default=False, err=True):
+                # Not an error, but not done either: exit 1 tells a script that nothing changed.
+                output.note("nothing deleted")
+                raise typer.Exit(EXIT_OPERATIONAL)
             with scan_progress("deleting", result.matched) as advance:
                 result = inv.delete_previewed(handle, result, on_progress=advance)
             render(result, json_out, table=False)  # the table was just shown with the question
@@ -187,66 +212,11 @@ def _guarded_delete(
             if interactive and result.complete:  # nothing matched: nothing to ask about
                 result = dataclasses.replace(result, dry_run=False)
             render(result, json_out)
+            if result.complete and not json_out:
+                _hint_other_cases(handle, result)
     if not result.complete:
         output.note("interrupted: the figures above cover only what was scanned so far")
         raise typer.Exit(EXIT_INTERRUPTED)
-
-
-# ---------------------------------------------------------------------------------------------
-# Rendering
-
-
-def to_json(result: inv.Invalidation) -> dict[str, Any]:
-    first = result.targets[0].target if result.targets else None
-    data_types = first.data_types if first is not None else None
-    return {
-        "dry_run": result.dry_run,
-        "matched": result.matched,
-        "deleted": result.deleted,
-        "memory_bytes": result.memory_bytes,
-        "regen_cost_usd": round(result.regen_cost_usd, 6),
-        "method": result.method,
-        "complete": result.complete,
-        "data_types": sorted(data_types) if data_types is not None else None,
-        "namespace": first.namespace if first is not None else None,
-        "targets": [
-            {
-                "kind": t.target.kind,
-                "target": t.target.label,
-                "method": t.method,
-                "examined": t.examined,
-                "matched": t.matched,
-                "deleted": t.deleted,
-                "memory_bytes": t.memory_bytes,
-                "regen_cost_usd": round(t.regen_cost_usd, 6),
-            }
-            for t in result.targets
-        ],
-        "sample_keys": list(result.sample_keys),
-    }
-
-
-def human_bytes(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} GiB"  # pragma: no cover - the loop always returns
-
-
-def dollars(x: float) -> str:
-    return f"${x:,.4f}" if x < 1 else f"${x:,.2f}"
-
-
-def summary_line(result: inv.Invalidation, asking: bool = False) -> str:
-    figures = f"{human_bytes(result.memory_bytes)}, {dollars(result.regen_cost_usd)} to regenerate"
-    if asking:
-        return f"About to delete {result.matched} keys ({figures})."
-    if result.matched == 0:
-        return "No key matched: nothing to delete." if not result.dry_run else "Dry run: no key matched."
-    if result.dry_run:
-        return f"Dry run: {result.matched} keys would be deleted ({figures}). Nothing was deleted."
-    return f"Deleted {result.deleted} of {result.matched} matched keys ({figures})."
 
 
 def render(
@@ -256,36 +226,14 @@ def render(
     table: bool = True,
     asking: bool = False,
 ) -> None:
+    from llmcache_cli.cli.render import invalidate as view
+
     if json_out:
-        output.emit_json(to_json(result))
+        output.emit_json(view.as_json(result))
         return
     console = console or output.stdout_console()
-    if table:
-        console.print(_table(result))
-        if result.sample_keys:
-            more = result.matched - len(result.sample_keys)
-            tail = f" (and {more} more)" if more > 0 else ""
-            console.print("e.g. " + ", ".join(result.sample_keys) + tail, markup=False, soft_wrap=True)
-    console.print(summary_line(result, asking), markup=False, highlight=False, soft_wrap=True)
-
-
-def _table(result: inv.Invalidation) -> Table:
-    table = Table(show_edge=False, pad_edge=False)
-    for column in ("target", "scope", "found by", "keys", "memory", "$ to regenerate"):
-        table.add_column(
-            column, justify="right" if column in ("keys", "memory", "$ to regenerate") else "left"
-        )
-    for t in result.targets:
-        table.add_row(
-            t.target.label,
-            t.target.scope,
-            t.method,
-            str(t.matched),
-            human_bytes(t.memory_bytes),
-            dollars(t.regen_cost_usd),
-            end_section=False,
-        )
-    return table
+    for part in view.table(result, console.width, with_table=table, asking=asking):
+        console.print(part, markup=False, highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

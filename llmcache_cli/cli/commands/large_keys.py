@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
 from llmcache_cli.cli.app_context import app_context
 from llmcache_cli.cli.commands._rdb import (
@@ -20,9 +19,9 @@ from llmcache_cli.cli.commands._rdb import (
     pace_line,
     snapshot_source,
 )
-from llmcache_cli.cli.commands._render import finish, human_bytes, human_ttl, with_progress
+from llmcache_cli.cli.commands._render import finish, with_progress
 from llmcache_cli.cli.options import JsonOpt, PatternOpt, UrlOpt
-from llmcache_cli.cli.output import emit_json, human_pct, note, stdout_console
+from llmcache_cli.cli.output import emit_json, note, stdout_console
 from llmcache_cli.errors import UsageError
 
 if TYPE_CHECKING:
@@ -61,27 +60,11 @@ SamplesOpt = Annotated[
 
 
 def render(report: LargeKeysReport) -> None:
+    from llmcache_cli.cli.render import large_keys as view
+
     console = stdout_console()
-    what = f" matching {report.pattern}" if report.pattern else ""
-    console.print(
-        f"Scanned {report.scanned:,} keys{what}: {human_bytes(report.total_memory_bytes)} in all",
-        highlight=False,
-    )
-    table = Table(title=f"Top {report.top} keys by memory", title_justify="left")
-    for name, justify in (("key", "left"), ("memory", "right"), ("type", "left"), ("TTL", "right")):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
-    table.add_column("namespace")
-    for key in report.keys:
-        table.add_row(key.key, human_bytes(key.bytes), key.type, human_ttl(key.ttl_seconds), key.namespace)
-    console.print(table)
-    spaces = Table(title="Memory by namespace", title_justify="left")
-    for name in ("namespace", "keys", "memory", "share"):
-        spaces.add_column(name, justify="left" if name == "namespace" else "right")
-    total = report.total_memory_bytes
-    for ns in report.namespaces:
-        share = 100.0 * ns.memory_bytes / total if total else None
-        spaces.add_row(ns.namespace, f"{ns.keys:,}", human_bytes(ns.memory_bytes), human_pct(share))
-    console.print(spaces)
+    for part in view.table(report, console.width):
+        console.print(part)
 
 
 def large_keys(
@@ -97,7 +80,8 @@ def large_keys(
     allocator: AllocatorOpt = "jemalloc",
     pace: PaceOpt = None,
 ) -> None:
-    from llmcache_cli.diagnostics.key_sizes import as_json, find_large_keys
+    from llmcache_cli.cli.render.large_keys import as_json
+    from llmcache_cli.diagnostics.key_sizes import find_large_keys
 
     check_live_only(rdb, db, now, allocator, url)
     check_pace(pace, rdb)

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from llmcache_cli.cli.app_context import app_context
 from llmcache_cli.cli.options import JsonOpt, PolicyOpt
 from llmcache_cli.cli.output import emit_json, stdout_console
-from llmcache_cli.durations import format_duration, parse_instant
+from llmcache_cli.cli.render import policy as view
+from llmcache_cli.durations import parse_instant
 from llmcache_cli.errors import UsageError
 from llmcache_cli.keys import InvalidKeyPart, check_segment
-from llmcache_cli.market import MarketCalendar, Session
-from llmcache_cli.policy import PolicyReport, explain, make_policy
+from llmcache_cli.market import MarketCalendar
+from llmcache_cli.policy import explain, make_policy
 
 HELP = """Is the market open at an instant, and what TTL does each data type get?
 
@@ -47,56 +47,6 @@ SymbolOpt = Annotated[
 ]
 
 
-def session_json(session: Session | None) -> dict[str, Any] | None:
-    if session is None:
-        return None
-    return {
-        "date": session.date.isoformat(),
-        "open": session.open.isoformat(),
-        "close": session.close.isoformat(),
-        "half_day": session.half_day,
-    }
-
-
-def report_json(report: PolicyReport) -> dict[str, Any]:
-    return {
-        "at": report.at.isoformat(),
-        "policy": report.policy,
-        "symbol": report.symbol,
-        "volatile": report.volatile,
-        "volatile_factor": report.volatile_factor,
-        "market_open": report.market_open,
-        "session": session_json(report.session),
-        "closure": report.closure,
-        "ttl_seconds": dict(report.ttl_seconds),
-    }
-
-
-def render(report: PolicyReport) -> None:
-    console = stdout_console()
-    state = "OPEN" if report.market_open else "CLOSED"
-    console.print(f"Market {state} at {report.at:%Y-%m-%d %H:%M:%S %Z} (America/New_York)", highlight=False)
-    session = report.session
-    if session is None:
-        console.print(f"No session that day: {report.closure}", highlight=False)
-    else:
-        half = ", half day" if session.half_day else ""
-        console.print(f"Session {session.open:%H:%M}-{session.close:%H:%M}{half}", highlight=False)
-    who = f" for {report.symbol}" if report.symbol else ""
-    if report.volatile_factor != 1.0:
-        who += f" (volatile: x{report.volatile_factor:g})"
-    elif report.volatile:
-        who += f" (volatile; {report.policy} does not shorten TTLs)"
-    console.print(f"TTL per data type, policy {report.policy}{who}:", highlight=False)
-    table = Table()
-    table.add_column("data type")
-    table.add_column("seconds", justify="right")
-    table.add_column("TTL", justify="right")
-    for data_type, seconds in report.ttl_seconds.items():
-        table.add_row(data_type, str(seconds), format_duration(seconds))
-    console.print(table)
-
-
 def policy(
     ctx: typer.Context,
     at: AtOpt = "now",
@@ -115,9 +65,11 @@ def policy(
     ttl_policy = make_policy(settings, policy_name, calendar=calendar)
     report = explain(settings, ttl_policy, calendar, instant, symbol)
     if json_output:
-        emit_json(report_json(report))
+        emit_json(view.as_json(report))
     else:
-        render(report)
+        console = stdout_console()
+        for part in view.table(report, console.width):
+            console.print(part, highlight=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -9,9 +9,9 @@ from typing import Annotated, Any
 import typer
 
 from llmcache_cli.cli.app_context import app_context
-from llmcache_cli.cli.commands._render import human_bytes
 from llmcache_cli.cli.options import JsonOpt, UrlOpt
 from llmcache_cli.cli.output import emit_json, note, stdout_console
+from llmcache_cli.cli.render.units import human_bytes
 from llmcache_cli.errors import UsageError
 
 HELP = """Fetch an RDB snapshot of the server over the replication protocol (what

@@ -110,35 +110,30 @@ FormatOpt = Annotated[Format, typer.Option("--format", help="Output format (--js
 
 
 def _emit(report: StatsReport, fmt: Format, compact: bool = False) -> None:
-    from llmcache_cli.cli.commands.stats_view import dashboard
-    from llmcache_cli.diagnostics.stats_output import as_json, prometheus
+    from llmcache_cli.cli.render import stats as view
 
     if fmt is Format.json:
-        emit_json(as_json(report), compact=compact)  # --watch: one JSON document per line
+        emit_json(view.as_json(report), compact=compact)  # --watch: one JSON document per line
     elif fmt is Format.prometheus:
-        sys.stdout.write(prometheus(report))
+        sys.stdout.write(view.prometheus(report))
         sys.stdout.flush()
     else:
-        stdout_console().print(dashboard(report))
+        console = stdout_console()
+        console.print(view.dashboard(report, console.width))
 
 
 def _refreshes(
-    collect: Callable[[tuple[int, int]], StatsReport],
+    collect: Callable[[], StatsReport],
     interval: float,
     count: int | None,
     wait: Callable[[float], bool],
 ) -> Iterator[StatsReport]:
     """One report per refresh until ``count`` refreshes, an interrupted one, or ``wait``
-    (between refreshes) says to stop.
-
-    Redis counts the dashboard's own lookups (PTTL, HGETALL) as keyspace hits; each refresh's
-    are taken off the next one's figures, so the hit rate on screen does not drift by itself."""
+    (between refreshes) says to stop. (Each refresh leaves the tool's own lookups out of the
+    keyspace figures: ``diagnostics/own_reads.py``.)"""
     done = 0
-    own_hits = own_misses = 0
     while True:
-        report = collect((own_hits, own_misses))
-        own_hits += report.own_lookups[0]
-        own_misses += report.own_lookups[1]
+        report = collect()
         yield report
         done += 1
         if report.partial or (count is not None and done >= count) or wait(interval):
@@ -150,9 +145,7 @@ def _sleep(seconds: float) -> bool:
     return False
 
 
-def _watch(
-    collect: Callable[[tuple[int, int]], StatsReport], fmt: Format, interval: float, count: int | None
-) -> None:
+def _watch(collect: Callable[[], StatsReport], fmt: Format, interval: float, count: int | None) -> None:
     """Refresh until Ctrl-C (or ``count`` refreshes): a full-screen view on a terminal
     (``stats_watch``; ``q`` leaves it too), else appended."""
     if fmt is Format.table and stdout_console().is_terminal:
@@ -197,15 +190,19 @@ def stats(
         return
     from llmcache_cli.diagnostics.dashboard import collect_stats
 
-    with app_context(ctx, url).connect() as handle:
+    app = app_context(ctx, url)
+    spaces = app.settings.cache_namespaces
+    with app.connect() as handle:
 
         def once(advance: Callable[[int], None] | None = None) -> StatsReport:
-            return collect_stats(handle, full=full, sample=sample, on_progress=advance, pace=pace)
+            return collect_stats(
+                handle, full=full, sample=sample, cache_namespaces=spaces, on_progress=advance, pace=pace
+            )
 
         if watch is not None:
 
-            def refresh(discount: tuple[int, int]) -> StatsReport:
-                return collect_stats(handle, full=full, sample=sample, discount=discount, pace=pace)
+            def refresh() -> StatsReport:
+                return collect_stats(handle, full=full, sample=sample, cache_namespaces=spaces, pace=pace)
 
             _watch(refresh, fmt, watch, count)
             return
@@ -219,8 +216,8 @@ def stats(
 
 def _from_snapshot(source: SnapshotSource, fmt: Format) -> None:
     """The dashboard from snapshots (always every key: --full is implied)."""
+    from llmcache_cli.cli.render.stats import as_json
     from llmcache_cli.diagnostics.snapshot_stats import collect_stats
-    from llmcache_cli.diagnostics.stats_output import as_json
     from llmcache_cli.rdb import total_bytes
 
     report, summary = with_progress(

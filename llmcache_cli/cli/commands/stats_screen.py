@@ -19,8 +19,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from llmcache_cli.cli.commands import stats_view
-from llmcache_cli.cli.commands._render import human_bytes
+from llmcache_cli.cli.render import stats_panels
+from llmcache_cli.cli.render.units import human_bytes
 from llmcache_cli.diagnostics.dashboard import StatsReport
 from llmcache_cli.diagnostics.stats_rates import Rates
 
@@ -124,23 +124,23 @@ def _sections(report: StatsReport, rates: Rates | None) -> list[_Section]:
         _Section("activity", lambda _: activity_table(report, rates)),
         _Section(
             "llm",
-            lambda limit: _plain(stats_view.llm_table(report, limit)),
+            lambda limit: _plain(stats_panels.llm_table(report, limit)),
             rows=len(report.llm.namespaces),
         ),
-        _Section("server", lambda _: _pairs(stats_view.server_table(report))),
-        _Section("keyspace", lambda _: _pairs(stats_view.keyspace_table(report))),
-        _Section("warnings", lambda _: Group(*stats_view.warning_texts(report))),
+        _Section("server", lambda _: _pairs(stats_panels.server_table(report))),
+        _Section("keyspace", lambda _: _pairs(stats_panels.keyspace_table(report))),
+        _Section("warnings", lambda _: Group(*stats_panels.warning_texts(report))),
         _Section(
             "namespaces",
-            lambda limit: _plain(stats_view.namespaces_table(report, limit)),
+            lambda limit: _plain(stats_panels.namespaces_table(report, limit)),
             rows=len(memory.namespaces),
             title=f"Namespaces, from {how}",
         ),
     ]
-    nodes = stats_view.nodes_tables(report)
+    nodes = stats_panels.nodes_tables(report)
     if nodes:
         count = len(report.nodes) + len(report.replicas)
-        sections.append(_Section("nodes", lambda _: _plain(stats_view.nodes_tables(report)[0]), rows=0))
+        sections.append(_Section("nodes", lambda _: _plain(stats_panels.nodes_tables(report)[0]), rows=0))
         sections[-1].title = f"Nodes ({count}; totals are the primaries' sums)"
     return sections
 

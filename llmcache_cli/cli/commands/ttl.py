@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
 from llmcache_cli.cli.app_context import app_context
 from llmcache_cli.cli.commands._rdb import (
@@ -20,14 +19,7 @@ from llmcache_cli.cli.commands._rdb import (
     pace_line,
     snapshot_source,
 )
-from llmcache_cli.cli.commands._render import (
-    SymbolOpt,
-    checked_symbol,
-    finish,
-    human_bytes,
-    human_ttl,
-    with_progress,
-)
+from llmcache_cli.cli.commands._render import SymbolOpt, checked_symbol, finish, with_progress
 from llmcache_cli.cli.options import JsonOpt, PatternOpt, PolicyOpt, UrlOpt
 from llmcache_cli.cli.output import emit_json, note, stdout_console
 from llmcache_cli.errors import UsageError
@@ -37,8 +29,11 @@ if TYPE_CHECKING:
     from llmcache_cli.diagnostics.ttl_audit import TTLReport
 
 HELP = """TTL inspection: a histogram of remaining TTLs (keys and memory), the TTLs of each data
-type against the policy's maximum, the keys with no TTL (leaks) and the keys whose TTL is longer
-than their data type's policy allows (stale-data risk).
+type against the policy's maximum, the cache entries with no TTL (leaks) and those whose TTL is
+longer than their data type's policy allows (stale-data risk).
+
+Only cache entries are judged: llmcache's own bookkeeping (llmcache:*) and keys outside the
+cache's namespaces (the data types, and [keys] namespaces in the config) are counted apart.
 
 Counts are exact: every key is looked at, unless --sample N asks for a quick look.
 
@@ -73,58 +68,12 @@ LimitOpt = Annotated[
 ]
 
 
-def render(report: TTLReport) -> None:
+def _show(report: TTLReport) -> None:
+    from llmcache_cli.cli.render import ttl as view
+
     console = stdout_console()
-    scope = "" if report.exact else " (not every key: figures are for the keys looked at)"
-    console.print(f"{report.scanned:,} keys looked at: {report.selection}{scope}", highlight=False)
-    console.print(
-        f"no TTL: {report.no_ttl:,}    over the {report.policy} policy: {report.over_policy:,}",
-        highlight=False,
-    )
-    hist = Table(title="Remaining TTL", title_justify="left")
-    for name in ("TTL", "keys", "memory"):
-        hist.add_column(name, justify="left" if name == "TTL" else "right")
-    for bucket in report.buckets:
-        hist.add_row(bucket.label, f"{bucket.keys:,}", human_bytes(bucket.memory_bytes))
-    console.print(hist)
-    types = Table(title=f"TTL per data type against the {report.policy} policy", title_justify="left")
-    for name in ("data type", "keys", "no TTL", "min", "median", "max", "policy max", "over policy"):
-        types.add_column(name, justify="left" if name == "data type" else "right")
-    for row in report.data_types:
-        policy_max = "-" if row.policy_max_ttl_seconds is None else human_ttl(row.policy_max_ttl_seconds)
-        types.add_row(
-            row.group,
-            f"{row.keys:,}",
-            f"{row.no_ttl:,}",
-            "-" if row.min_ttl_seconds is None else human_ttl(row.min_ttl_seconds),
-            "-" if row.median_ttl_seconds is None else human_ttl(row.median_ttl_seconds),
-            "-" if row.max_ttl_seconds is None else human_ttl(row.max_ttl_seconds),
-            policy_max,
-            f"{row.over_policy:,}",
-        )
-    console.print(types)
-    if report.no_ttl_keys:
-        leaks = Table(title=f"Keys with no TTL (largest {len(report.no_ttl_keys)})", title_justify="left")
-        for name in ("key", "type", "memory", "namespace"):
-            leaks.add_column(name, justify="right" if name == "memory" else "left")
-        for key in report.no_ttl_keys:
-            leaks.add_row(key.key, key.type, human_bytes(key.memory_bytes), key.namespace)
-        console.print(leaks)
-    if report.over_policy_keys:
-        over = Table(
-            title=f"Keys over the policy (furthest {len(report.over_policy_keys)})", title_justify="left"
-        )
-        for name in ("key", "data type", "TTL", "policy max", "memory"):
-            over.add_column(name, justify="left" if name in ("key", "data type") else "right")
-        for item in report.over_policy_keys:
-            over.add_row(
-                item.key,
-                item.data_type,
-                human_ttl(item.ttl_seconds),
-                human_ttl(item.policy_max_ttl_seconds),
-                human_bytes(item.memory_bytes),
-            )
-        console.print(over)
+    for part in view.table(report, console.width):
+        console.print(part)
 
 
 def ttl(
@@ -148,7 +97,8 @@ def ttl(
     symbol = checked_symbol(symbol)
     check_live_only(rdb, db, now, allocator, url)
     check_pace(pace, rdb)
-    from llmcache_cli.diagnostics.ttl_audit import as_json, inspect_ttls  # numpy, the market calendar
+    from llmcache_cli.cli.render.ttl import as_json
+    from llmcache_cli.diagnostics.ttl_audit import inspect_ttls  # numpy, the market calendar
     from llmcache_cli.policy import make_policy
 
     app = app_context(ctx, url)
@@ -167,6 +117,7 @@ def ttl(
                 source,
                 policy,
                 stock_entities=app.settings.stock_entities,
+                cache_namespaces=app.settings.cache_namespaces,
                 pattern=pattern,
                 symbol=symbol,
                 keys=key or None,
@@ -178,7 +129,7 @@ def ttl(
             emit_json({**as_json(report), **summary.as_json()})
         else:
             note(describe(summary))
-            render(report)
+            _show(report)
         finish(report.partial)
         return
     with app.connect() as handle:
@@ -190,6 +141,7 @@ def ttl(
                 handle,
                 policy,
                 stock_entities=app.settings.stock_entities,
+                cache_namespaces=app.settings.cache_namespaces,
                 pattern=pattern,
                 symbol=symbol,
                 keys=key or None,
@@ -202,7 +154,7 @@ def ttl(
     if json_output:
         emit_json(as_json(report))
     else:
-        render(report)
+        _show(report)
         line = pace_line(report.pace)
         if line:
             note(line)

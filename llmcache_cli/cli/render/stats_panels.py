@@ -1,13 +1,13 @@
-"""The dashboard as Rich tables (the human form of ``StatsReport``)."""
+"""The dashboard's sections as Rich tables, for the full-screen ``stats --watch``
+(``cli/commands/stats_screen.py`` puts them in panels and cuts long ones to ``max_rows``). The
+one-shot dashboard that fits 80 columns is ``cli/render/stats.py``."""
 
 from __future__ import annotations
 
-from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from llmcache_cli.cli.commands._render import human_bytes, human_count, human_duration
-from llmcache_cli.cli.output import human_pct, human_rate
+from llmcache_cli.cli.render.units import human_bytes, human_count, human_duration, human_pct, human_rate
 from llmcache_cli.diagnostics.dashboard import StatsReport
 
 
@@ -137,7 +137,7 @@ def namespaces_table(report: StatsReport, max_rows: int | None = None) -> Table:
     for ns in shown:
         spaces.add_row(
             ns.namespace,
-            ns.data_type or "-",
+            ns.data_type or ("-" if ns.internal else "other"),
             human_count(ns.keys, memory.exact),
             human_bytes(ns.memory_bytes),
             human_pct(ns.no_ttl_pct),
@@ -150,27 +150,3 @@ def warning_texts(report: StatsReport) -> list[Text]:
     if not report.warnings:
         return [Text("No warnings.", style="green")]
     return [Text(f"! {line}", style="yellow") for line in warning_lines(report)]
-
-
-def dashboard(report: StatsReport) -> Group:
-    parts: list = [
-        server_table(report),
-        keyspace_table(report),
-        *nodes_tables(report),
-        llm_table(report),
-        namespaces_table(report),
-    ]
-    if not report.llm.exact:
-        parts.append(
-            Text("LLM counters looked up for the data types and the sampled namespaces.", style="dim")
-        )
-    if report.warnings:
-        parts.append(Text("Warnings:", style="bold yellow"))
-        parts += [Text(f"  {line}", style="yellow") for line in warning_texts(report)]
-    else:
-        parts += warning_texts(report)
-    if report.partial:
-        parts.append(
-            Text("Interrupted: the namespace figures cover only the keys scanned so far.", style="red")
-        )
-    return Group(*parts)

@@ -9,10 +9,11 @@ import pytest
 import redis
 from prometheus_client.parser import text_string_to_metric_families
 
+from llmcache_cli.cli.render import stats as render_stats
+from llmcache_cli.cli.render.stats import as_json, prometheus
 from llmcache_cli.client import RedisHandle
-from llmcache_cli.diagnostics import stats_output
+from llmcache_cli.diagnostics import stats_metrics
 from llmcache_cli.diagnostics.dashboard import collect_stats
-from llmcache_cli.diagnostics.stats_output import as_json, prometheus
 from llmcache_cli.keys import stats_key
 from tests.diagnostics.mixed import Mixed
 
@@ -55,6 +56,6 @@ def test_prometheus_exposition(real_redis: redis.Redis, handle: RedisHandle, mix
 
 
 def test_no_exposition_text_is_written_by_hand() -> None:
-    source = Path(stats_output.__file__).parent
-    for module in ("stats_output.py", "stats_metrics.py"):
-        assert "# TYPE" not in (source / module).read_text() and "# HELP" not in (source / module).read_text()
+    for module in (render_stats, stats_metrics):
+        text = Path(str(module.__file__)).read_text()
+        assert "# TYPE" not in text and "# HELP" not in text
