@@ -28,7 +28,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from llmcache_cli.cache.connection import FAILED
-from llmcache_cli.cache.costs import end_usage, settle_usage, start_usage
+from llmcache_cli.cache.costs import measured_call, settle_usage
 from llmcache_cli.cache.counters import CounterDelta
 from llmcache_cli.cache.entries import KeyInfo, Lookup, build_meta
 from llmcache_cli.cache.near import MISSING
@@ -294,7 +294,7 @@ class CallPath:
         if offline:
             service.stats.errors += 1
         try:
-            value, usage, llm_ms = await _call(compute)
+            value, usage, llm_ms = await measured_call(compute)
         except BaseException:
             if holding:
                 await service.ops.release(spec.key, token, service.pending)
@@ -387,13 +387,3 @@ def _landed(flights: dict[str, asyncio.Task[Any]], key: str, task: asyncio.Task[
         del flights[key]
     if not task.cancelled():
         task.exception()  # retrieved here, so an error nobody awaited is not logged twice
-
-
-async def _call(compute: Callable[[], Awaitable[Any]]) -> tuple[Any, Any, float]:
-    usage, token = start_usage()
-    started = time.perf_counter()
-    try:
-        value = await compute()
-    finally:
-        end_usage(token)
-    return value, usage, (time.perf_counter() - started) * 1000

@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from llmcache_cli.cache.costs import end_usage, settle_usage, start_usage
+from llmcache_cli.cache.costs import measured_call, settle_usage
 from llmcache_cli.cache.counters import CounterDelta, hit_delta
 from llmcache_cli.cache.entries import Lookup
 from llmcache_cli.cache.service import CacheService
@@ -115,13 +114,7 @@ async def reuse_if_unchanged(
             return found.value, True
         log.info("cache %s: inputs changed significantly (%s): recomputing", key, ", ".join(changed))
         _count_as_miss(cache, key, found)
-    usage, token = start_usage()
-    started = time.perf_counter()
-    try:
-        value = await compute()
-    finally:
-        end_usage(token)
-    latency_ms = (time.perf_counter() - started) * 1000
+    value, usage, latency_ms = await measured_call(compute)
     cost = settle_usage(cache.settings, usage, inputs, value, model)
     meta = {
         "model": cost.model,

@@ -16,6 +16,8 @@ import contextvars
 import json
 import logging
 import math
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,6 +72,18 @@ def start_usage() -> tuple[Usage, contextvars.Token[Usage | None]]:
 
 def end_usage(token: contextvars.Token[Usage | None]) -> None:
     _current.reset(token)
+
+
+async def measured_call(compute: Callable[[], Awaitable[Any]]) -> tuple[Any, Usage, float]:
+    """Run ``compute()``: its answer, the usage it reported with ``record_usage``, and how long
+    it took in milliseconds."""
+    usage, token = start_usage()
+    started = time.perf_counter()
+    try:
+        value = await compute()
+    finally:
+        end_usage(token)
+    return value, usage, (time.perf_counter() - started) * 1000
 
 
 def estimate_tokens(value: Any) -> int:
