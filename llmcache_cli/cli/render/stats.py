@@ -12,7 +12,7 @@ from typing import Any
 from rich.console import Group, RenderableType
 from rich.text import Text
 
-from llmcache_cli.cli.render.stats_panels import warning_lines
+from llmcache_cli.cli.render.stats_panels import server_rows, warning_lines
 from llmcache_cli.cli.render.tables import Col, fit, pairs
 from llmcache_cli.cli.render.units import human_bytes, human_count, human_duration, human_pct, human_rate
 from llmcache_cli.diagnostics.common import pct
@@ -150,26 +150,8 @@ def _nodes_table(report: StatsReport, width: int) -> list[RenderableType]:
 
 
 def dashboard(report: StatsReport, width: int) -> Group:
-    server, keyspace, llm, memory = report.server, report.keyspace, report.llm, report.breakdown
-    mode = server.mode if server.nodes == 1 else f"{server.mode}, {server.nodes} primaries"
-    limit = "none" if server.maxmemory_bytes == 0 else human_bytes(server.maxmemory_bytes)
-    frag = "n/a" if server.mem_fragmentation_ratio is None else f"{server.mem_fragmentation_ratio:.2f}"
-    server_table = pairs(
-        "Server",
-        [
-            ("version", f"{server.product} {server.version} ({mode})"),
-            ("uptime", human_duration(server.uptime_seconds)),
-            (
-                "memory used / peak",
-                f"{human_bytes(server.used_memory_bytes)} / {human_bytes(server.used_memory_peak_bytes)}",
-            ),
-            ("maxmemory / policy", f"{limit} / {server.maxmemory_policy}"),
-            ("fragmentation", frag),
-            ("clients", f"{server.connected_clients:,}"),
-            ("ops/s", f"{server.ops_per_sec:,}"),
-        ],
-        first=True,
-    )
+    keyspace, llm, memory = report.keyspace, report.llm, report.breakdown
+    server_table = pairs("Server", server_rows(report), first=True)
     keyspace_table = pairs(
         "Keyspace (hits and misses leave out llmcache's own reads)",
         [

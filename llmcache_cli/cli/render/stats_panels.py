@@ -58,26 +58,28 @@ def nodes_tables(report: StatsReport) -> list[Table]:
     return [table]
 
 
-def server_table(report: StatsReport) -> Table:
+def server_rows(report: StatsReport) -> list[tuple[str, str]]:
+    """The Server panel's rows, for the one-shot dashboard and the watch screen alike."""
     server = report.server
     mode = server.mode if server.nodes == 1 else f"{server.mode}, {server.nodes} primaries"
     limit = "none" if server.maxmemory_bytes == 0 else human_bytes(server.maxmemory_bytes)
     frag = "n/a" if server.mem_fragmentation_ratio is None else f"{server.mem_fragmentation_ratio:.2f}"
-    return _pairs(
-        "Server",
-        [
-            ("version", f"{server.product} {server.version} ({mode})"),
-            ("uptime", human_duration(server.uptime_seconds)),
-            (
-                "memory used / peak",
-                f"{human_bytes(server.used_memory_bytes)} / {human_bytes(server.used_memory_peak_bytes)}",
-            ),
-            ("maxmemory / policy", f"{limit} / {server.maxmemory_policy}"),
-            ("fragmentation", frag),
-            ("clients", f"{server.connected_clients:,}"),
-            ("ops/s", f"{server.ops_per_sec:,}"),
-        ],
-    )
+    return [
+        ("version", f"{server.product} {server.version} ({mode})"),
+        ("uptime", human_duration(server.uptime_seconds)),
+        (
+            "memory used / peak",
+            f"{human_bytes(server.used_memory_bytes)} / {human_bytes(server.used_memory_peak_bytes)}",
+        ),
+        ("maxmemory / policy", f"{limit} / {server.maxmemory_policy}"),
+        ("fragmentation", frag),
+        ("clients", f"{server.connected_clients:,}"),
+        ("ops/s", f"{server.ops_per_sec:,}"),
+    ]
+
+
+def server_table(report: StatsReport) -> Table:
+    return _pairs("Server", server_rows(report))
 
 
 def keyspace_table(report: StatsReport) -> Table:
