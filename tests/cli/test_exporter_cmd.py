@@ -16,6 +16,7 @@ import redis.cluster
 
 from llmcache_cli.keys import stats_key
 from tests.cli.conftest import Invoke, json_of
+from tests.cluster.conftest import wait_for_replicas
 from tests.diagnostics.mixed import build_mixed
 from tests.support.exporter import LLMCACHE, env, running_exporter
 from tests.support.servers import RedisServer
@@ -190,6 +191,7 @@ def test_cluster_scrape_has_every_node(cli: Invoke, cluster_url: str, redis_clus
         client.hset(stats_key("analysis"), mapping={"hits": 4, "misses": 1})
     finally:
         client.close()
+    wait_for_replicas(redis_cluster_procs)  # every replica listed by its primary, for both views
     with running_exporter(cluster_url) as exporter:
         families = exporter.wait_for_view()
     data = json_of(cli("--url", cluster_url, "stats", "--json"))
