@@ -7,6 +7,7 @@ from typing import Literal
 
 from llmcache_cli.errors import EXIT_INTERRUPTED, PartialFailure
 from llmcache_cli.invalidation.selection import Target
+from llmcache_cli.pace import Pace
 
 Method = Literal["scan", "index"]
 SAMPLE_KEYS = 10
@@ -63,6 +64,7 @@ class Invalidation:
     targets: tuple[TargetResult, ...]
     sample_keys: tuple[str, ...] = ()
     complete: bool = True
+    pace: Pace | None = None  # --pace on a SCAN walk: the server CPU share it kept to
 
     @property
     def matched(self) -> int:

@@ -10,6 +10,11 @@ and the ``SREM`` that keeps the symbol's index in step. A deletion counts each b
 in flight, so a run that stops half-way says exactly how many keys are gone. What a deletion
 sends is ``deletion``'s rule, shared with the library: every deleted key also leaves its
 symbol's index set, whatever selected it.
+
+``pace`` (``--pace PCT``) paces the SCAN walks only: each walk of a node has a ``Pacer`` that
+watches that node's ``INFO cpu`` and sleeps before a page is sent while the walk's share of the
+server's CPU is over PCT. Walks run one after another, so the share achieved is their server CPU
+over their wall time, summed. The index path reads a few known keys and is never paced.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from llmcache_cli.invalidation.deletion import (
 from llmcache_cli.invalidation.outcome import SAMPLE_KEYS, Invalidation, Plan, PlannedTarget, TargetResult
 from llmcache_cli.invalidation.selection import Target
 from llmcache_cli.keys import key_bytes, key_text
+from llmcache_cli.pace import Pace, Pacer, chain
 from llmcache_cli.scan import KEY, SCAN_COUNT, Batch, KeyCommands, fetch, node_sizes, scan_batches
 
 __all__ = ["SCAN_COUNT", "plan", "run"]
@@ -113,7 +119,13 @@ class _Tally:
 
 class _Run:
     def __init__(
-        self, handle: RedisHandle, delete: bool, count: int, on_progress: Progress | None, keep_keys: bool
+        self,
+        handle: RedisHandle,
+        delete: bool,
+        count: int,
+        on_progress: Progress | None,
+        keep_keys: bool,
+        pace: float | None = None,
     ) -> None:
         self.handle = handle
         self.delete = delete
@@ -122,10 +134,39 @@ class _Run:
         self.keep_keys = keep_keys
         self.tallies: list[_Tally] = []
         self.samples: list[str] = []
+        self.pace = pace
+        self.pacers: list[Pacer] = []  # one per SCAN walk, in turn
 
     def result(self, complete: bool = True) -> Invalidation:
         targets = tuple(t.frozen() for t in self.tallies)
-        return Invalidation(not self.delete, targets, tuple(self.samples), complete)
+        return Invalidation(not self.delete, targets, tuple(self.samples), complete, self._paced())
+
+    def _paced(self) -> Pace | None:
+        """What pacing did over every walk (None when not pacing or nothing was scanned)."""
+        if self.pace is None or not self.pacers:
+            return None
+        for pacer in self.pacers:
+            try:
+                pacer.finish()
+            except Exception:  # the server went away: the figures up to the last read stand
+                pacer.ended = pacer.last_read
+        used = sum(p.used for p in self.pacers)
+        wall = sum(p.wall for p in self.pacers)
+        return Pace(
+            target_pct=self.pace,
+            achieved_pct=round(100.0 * used / wall, 2) if wall > 0 else None,
+            slept_seconds=sum(p.slept for p in self.pacers),
+            server_cpu_seconds=used,
+            wall_seconds=wall,
+        )
+
+    def _pacer(self, node: Node) -> Pacer | None:
+        """A pacer for one walk of ``node`` (None when not pacing)."""
+        if self.pace is None:
+            return None
+        pacer = Pacer(node.client, self.pace)
+        self.pacers.append(pacer)
+        return pacer
 
     def target(self, planned: PlannedTarget, node_sizes: Sequence[int]) -> None:
         tally = _Tally(planned)
@@ -195,6 +236,7 @@ class _Run:
 
     def _scan(self, node_i: int, node: Node, pattern: str, tally: _Tally, budget: int) -> None:
         left = [budget]  # the node's DBSIZE, handed out to the progress bar page by page
+        pacer = self._pacer(node)
 
         def on_page(scanned: int) -> None:
             tally.examined += scanned
@@ -209,7 +251,7 @@ class _Run:
             count=self.count,
             keep=self._keep(node_i, tally),
             tail=lambda keys: self._deletion(node_i, keys, tally)[0],
-            on_page=on_page,
+            on_page=chain(on_page, pacer),
             # A deletion leaves nothing in flight while it counts a batch, so a run that stops
             # there knows exactly which UNLINKs ran; a preview may overlap its round trips.
             overlap=not self.delete,
@@ -217,6 +259,8 @@ class _Run:
         )
         for batch in batches:
             self._absorb(node_i, batch, tally)
+        if pacer is not None:
+            pacer.finish()  # the walk's wall time ends here, not when the run does
         if left[0]:
             self.progress(left[0])  # keys deleted or expired since DBSIZE: the bar still ends full
 
@@ -255,14 +299,16 @@ def run(
     count: int = SCAN_COUNT,
     on_progress: Progress | None = None,
     keep_keys: bool = False,
+    pace: float | None = None,
 ) -> Invalidation:
     """Preview (``delete=False``) or delete every key of the plan's targets.
 
     A server failure during a deletion raises ``PartialFailure`` whose ``done`` is the number of
     keys already deleted; rerunning finishes the job (deleted keys are simply not found again).
     Ctrl-C during a preview returns the figures gathered so far (``complete`` False).
+    ``pace``: the share of one server core (percent) the SCAN walks keep to (``Invalidation.pace``).
     """
-    work = _Run(handle, delete, count, on_progress, keep_keys)
+    work = _Run(handle, delete, count, on_progress, keep_keys, pace)
     try:
         for target in planned.targets:
             work.target(target, planned.node_keys)

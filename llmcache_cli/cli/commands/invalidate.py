@@ -16,6 +16,7 @@ from rich.console import Console
 from llmcache_cli import invalidation as inv
 from llmcache_cli.cli import output
 from llmcache_cli.cli.app_context import app_context
+from llmcache_cli.cli.commands._rdb import PaceOpt, pace_line
 from llmcache_cli.cli.options import JsonOpt, UrlOpt
 from llmcache_cli.cli.progress import scan_progress
 
@@ -38,6 +39,8 @@ Examples:
   llmcache invalidate AAPL MSFT --event earnings --yes
 
   llmcache invalidate --pattern 'chatbot:*' --yes --json
+
+  llmcache invalidate --pattern 'chatbot:*' --pace 10 --yes   (a SCAN kept to 10% of a server core)
 """
 
 PURGE_HELP = """Delete every entry of an old cache version (the key's last segment).
@@ -53,6 +56,8 @@ Examples:
   llmcache purge-version v1 --dry-run
 
   llmcache purge-version 2024-06 --namespace analysis --yes --json
+
+  llmcache purge-version v1 --pace 10 --yes   (the SCAN kept to 10% of a server core)
 """
 
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Show what would be deleted; delete nothing.")]
@@ -110,6 +115,7 @@ def invalidate(
     yes: YesOpt = False,
     json_out: JsonOpt = False,
     scan_count: ScanCountOpt = inv.SCAN_COUNT,
+    pace: PaceOpt = None,
     url: UrlOpt = None,
 ) -> None:
     app = app_context(ctx, url)
@@ -125,7 +131,7 @@ def invalidate(
             raise UsageError("--all only confirms a catch-all --pattern", hint="e.g. --pattern '*' --all")
         targets = inv.symbol_targets(symbols or (), app.settings.stock_entities, data_types)
     targets = _cache_only(targets, app.settings.cache_namespaces)
-    _guarded_delete(ctx, url, targets, dry_run, yes, json_out, scan_count, use_index=not scan)
+    _guarded_delete(ctx, url, targets, dry_run, yes, json_out, scan_count, use_index=not scan, pace=pace)
 
 
 def purge_version(
@@ -139,6 +145,7 @@ def purge_version(
     yes: YesOpt = False,
     json_out: JsonOpt = False,
     scan_count: ScanCountOpt = inv.SCAN_COUNT,
+    pace: PaceOpt = None,
     url: UrlOpt = None,
 ) -> None:
     settings = app_context(ctx, url).settings
@@ -147,7 +154,9 @@ def purge_version(
     )
     current = old == settings.cache_version
     note = f"note: {old} is the current cache version (cache.version): its entries will be recomputed"
-    _guarded_delete(ctx, url, targets, dry_run, yes, json_out, scan_count, False, note if current else None)
+    _guarded_delete(
+        ctx, url, targets, dry_run, yes, json_out, scan_count, False, note if current else None, pace
+    )
 
 
 def _cache_only(targets: tuple[inv.Target, ...], cache_namespaces: frozenset[str]) -> tuple[inv.Target, ...]:
@@ -177,6 +186,7 @@ def _guarded_delete(
     count: int,
     use_index: bool,
     note: str | None = None,
+    pace: float | None = None,
 ) -> None:
     interactive = not dry_run and not yes
     if interactive and not output.stdin_is_terminal():
@@ -197,6 +207,7 @@ def _guarded_delete(
                 count=count,
                 on_progress=advance,
                 keep_keys=interactive,
+                pace=pace,
             )
         if interactive and result.complete and result.matched:
             render(result, json_out=False, console=output.stderr_console(), asking=True)
@@ -206,7 +217,10 @@ def _guarded_delete(
                 output.note("nothing deleted")
                 raise typer.Exit(EXIT_OPERATIONAL)
             with scan_progress("deleting", result.matched) as advance:
-                result = inv.delete_previewed(handle, result, on_progress=advance)
+                # The deletion of previewed keys scans nothing: the pace is the preview's SCAN's.
+                result = dataclasses.replace(
+                    inv.delete_previewed(handle, result, on_progress=advance), pace=result.pace
+                )
             render(result, json_out, table=False)  # the table was just shown with the question
         else:
             if interactive and result.complete:  # nothing matched: nothing to ask about
@@ -234,6 +248,9 @@ def render(
     console = console or output.stdout_console()
     for part in view.table(result, console.width, with_table=table, asking=asking):
         console.print(part, markup=False, highlight=False, soft_wrap=True)
+    line = pace_line(result.pace)
+    if line and not asking:
+        output.note(line)
 
 
 def register(app: typer.Typer) -> None:

@@ -40,6 +40,7 @@ def as_json(result: Invalidation) -> dict[str, Any]:
             for t in result.targets
         ],
         "sample_keys": list(result.sample_keys),
+        "pace": None if result.pace is None else result.pace.as_json(),
     }
 
 
