@@ -207,15 +207,12 @@ class Decoder:
     def _stream(self, buf: bytes, pos: int, rtype: int, est: Estimator) -> tuple[bytes, int, int]:
         skip, length = self._skip_string, self._length
         buf, pos, count = length(buf, pos)
-        payload = n = 0
-        masters = []
+        masters, listpacks = [], []
         for _ in range(count):
             buf, pos, master = self._string(buf, pos)
             masters.append(master)
             buf, pos, n, _ = skip(buf, pos)  # the listpack
-            payload += n
-        if count and est.profile.stream_prealloc:  # the open listpack is allocated whole
-            payload += max(0, est.profile.stream_prealloc - n)
+            listpacks.append(n)
         buf, pos, _entries = length(buf, pos)
         for _ in range(2 if rtype == 15 else 7):  # last ID; first ID, max deleted ID, entries added
             buf, pos, _ = length(buf, pos)
@@ -243,7 +240,7 @@ class Decoder:
                 pos += 16 * count_owned
                 consumers.append((name, owned))
             groups.append((pending, consumers))
-        return buf, pos, est.stream(masters, payload, groups)
+        return buf, pos, est.stream(masters, listpacks, groups)
 
     def _module(self, buf: bytes, pos: int) -> tuple[bytes, int, int]:
         """Skip a module value (its module need not be loaded); -1: not measured."""

@@ -63,6 +63,7 @@ class Profile:
     listpack_lists: bool = False  # 7.2+: a list of one small node is a plain listpack
     stream_prealloc: int = 4096  # a stream's open listpack is allocated at stream-node-max-bytes
     stream_cg: int = 40  # sizeof(streamCG)
+    rax_alloc_size: bool = False  # Valkey 8: radix trees and listpacks counted as allocated
     cluster_entry: int = 16  # 7.0-7.2 cluster mode: each key's entry links it into its slot's list
 
 
@@ -98,6 +99,7 @@ VALKEY_8 = Profile(
     embedded_keys=True,
     listpack_lists=True,
     cluster_entry=0,
+    rax_alloc_size=True,
 )
 LISTPACK_LIST_MAX = 8192  # list-max-listpack-size -2
 
@@ -232,16 +234,34 @@ class Estimator:
         nodes = entries * (entry + self.zsl_node)
         return round(ROBJ + ZSET + ZSKIPLIST + table + header + nodes + payload)
 
-    def stream(self, listpacks: Sequence[bytes], payload: int, groups: Sequence[StreamGroup] = ()) -> int:
-        """A stream as the server reckons it: its struct, each radix tree by the server's rule of
-        thumb (16 bytes an ID, 244 a node; the nodes counted from the IDs themselves), the
-        listpacks' bytes, the consumer groups' pending entries and consumers."""
-        size = ROBJ + self.profile.stream + rax_size(listpacks) + payload
+    def stream(
+        self, masters: Sequence[bytes], listpacks: Sequence[int], groups: Sequence[StreamGroup] = ()
+    ) -> int:
+        """A stream as the server reckons it: its struct, its radix tree of ``masters`` (each
+        listpack's master ID), the listpacks (``listpacks``: their lengths; the open one is
+        allocated at stream-node-max-bytes), the consumer groups' pending entries and consumers.
+
+        Redis counts a radix tree by a rule of thumb (16 bytes an ID, 244 a node, the nodes
+        counted from the IDs themselves) and a listpack by its bytes; Valkey 8 counts each tree
+        at the size of its allocations (``rax_alloc``) and each listpack at its allocation."""
+        profile, exact = self.profile, self.profile.rax_alloc_size
+        tree = self.rax_alloc if exact else rax_size
+        size = ROBJ + profile.stream + tree(masters)
+        if listpacks:
+            *closed, last = listpacks
+            if exact:
+                size += sum(self.alloc(n) for n in closed) + self.alloc(max(profile.stream_prealloc, last))
+            else:
+                size += sum(closed) + max(profile.stream_prealloc, last)
         for pending, consumers in groups:
-            size += self.profile.stream_cg + rax_size(pending) + STREAM_NACK * len(pending)
+            size += profile.stream_cg + tree(pending) + STREAM_NACK * len(pending)
             for name_length, owned in consumers:
-                size += self.profile.stream_consumer + name_length + rax_size(owned)
+                size += profile.stream_consumer + name_length + tree(owned)
         return size
+
+    def rax_alloc(self, keys: Sequence[bytes]) -> int:
+        """Valkey 8's ``raxAllocSize``: the tree's struct and each node's allocation."""
+        return self.alloc(RAX_STRUCT) + sum(self.alloc(n) for n in rax_node_sizes(sorted(keys)))
 
 
 # A consumer group: its pending IDs, and (name length, IDs owned) of each consumer.
@@ -273,3 +293,38 @@ def rax_nodes(keys: Sequence[bytes], depth: int = 0) -> int:
             nodes += rax_nodes(keys[start:i], shared + 1)
             start = i
     return nodes
+
+
+RAX_STRUCT = 32  # Valkey's rax: head, numele, numnodes, alloc_size
+
+
+def _rax_node(chars: int, compressed: bool, key: bool) -> int:
+    """The bytes of one rax node: a 4-byte header, its characters padded to a pointer, one
+    child pointer (compressed) or one per character, and the value pointer of a key."""
+    padding = (8 - (chars + 4) % 8) & 7
+    children = 1 if compressed else chars
+    return 4 + chars + padding + 8 * children + (8 if key else 0)
+
+
+def rax_node_sizes(keys: Sequence[bytes], depth: int = 0) -> list[int]:
+    """The node sizes of a rax holding these sorted, distinct, equally long keys (the same
+    tree ``rax_nodes`` counts)."""
+    if not keys:
+        return [_rax_node(0, False, False)]  # the empty head
+    first, last = keys[0], keys[-1]
+    end = len(first)
+    shared = depth
+    while shared < end and first[shared] == last[shared]:
+        shared += 1
+    if shared == end:  # one key: (a compressed run, then) its leaf
+        leaf = [_rax_node(0, False, True)]
+        return leaf if depth == end else [_rax_node(end - depth, True, False), *leaf]
+    sizes = [] if shared == depth else [_rax_node(shared - depth, True, False)]
+    start, branches = 0, 0
+    below: list[int] = []
+    for i in range(1, len(keys) + 1):
+        if i == len(keys) or keys[i][shared] != keys[start][shared]:
+            below += rax_node_sizes(keys[start:i], shared + 1)
+            branches += 1
+            start = i
+    return [*sizes, _rax_node(branches, False, False), *below]

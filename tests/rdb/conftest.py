@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,8 +62,12 @@ def mixed_keyspace(client: redis.Redis, db1: redis.Redis) -> None:
 LIBRARY = "#!lua name=llmcachetest\nredis.register_function('noop', function() return 1 end)"
 
 
-@pytest.fixture(scope="module", params=sorted(SERVERS))
-def written(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Written]:
+def _write(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    fill: Callable[[redis.Redis, redis.Redis], None],
+) -> Iterator[Written]:
+    """Start the server of ``request.param``, ``fill`` databases 0 and 1, SAVE."""
     version = request.param
     binary = SERVERS[version]
     if binary is None:
@@ -80,7 +84,7 @@ def written(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     client = server.admin()
     db1 = server.admin(db=1)
     try:
-        mixed_keyspace(client, db1)
+        fill(client, db1)
         client.save()
         allocator = str(client.info("memory").get("mem_allocator", "jemalloc")).split("-")[0]
         yield Written(
@@ -90,3 +94,44 @@ def written(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
         client.close()
         db1.close()
         server.stop()
+
+
+@pytest.fixture(scope="module", params=sorted(SERVERS))
+def written(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Written]:
+    yield from _write(request, tmp_path_factory, mixed_keyspace)
+
+
+STREAMS = {  # key: (entries, field bytes)
+    "stream:1": (1, 5),
+    "stream:100": (100, 5),
+    "stream:101": (101, 5),
+    "stream:wide:50": (50, 100),
+    "stream:wide:1000": (1000, 100),
+    "stream:10000": (10_000, 5),
+}
+
+
+def stream_keyspace(client: redis.Redis, _db1: redis.Redis) -> None:
+    """Streams of one to many listpack nodes, trimmed and emptied ones, consumer groups."""
+    for key, (entries, width) in STREAMS.items():
+        pipe = client.pipeline(transaction=False)
+        for i in range(entries):
+            pipe.xadd(key, {"field": "v" * width, "n": i})
+        pipe.execute()
+    client.xgroup_create("stream:wide:1000", "workers", id="0")
+    client.xreadgroup("workers", "alice", {"stream:wide:1000": ">"}, count=300)
+    client.xreadgroup("workers", "bob", {"stream:wide:1000": ">"}, count=120)
+    client.xgroup_create("stream:10000", "idle", id="$")
+    client.xtrim("stream:10000", maxlen=4000, approximate=False)
+    ids = [entry_id for entry_id, _ in client.xrange("stream:101", count=40)]
+    client.xdel("stream:101", *ids)
+    client.xgroup_create("stream:empty", "g", id="$", mkstream=True)
+    client.xadd("stream:emptied", {"f": "v"})
+    client.xtrim("stream:emptied", maxlen=0)
+
+
+@pytest.fixture(scope="module", params=sorted(SERVERS))
+def streams_written(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Written]:
+    yield from _write(request, tmp_path_factory, stream_keyspace)
