@@ -40,8 +40,9 @@ def test_purge_version_paced_deletes_the_same_and_reports_the_share(
     assert pace["target_pct"] == 2.0 and pace["server_cpu_pct"] is not None
     assert pace["server_cpu_seconds"] > 0 and pace["wall_seconds"] > 0
     assert pace["slept_seconds"] > 0  # 4,000 MEMORY USAGE + GET + UNLINK cost more than 2% of a core
+    # the share is the walks' CPU over their wall time (the JSON rounds both to the millisecond)
     assert pace["server_cpu_pct"] == pytest.approx(
-        100 * pace["server_cpu_seconds"] / pace["wall_seconds"], abs=0.05
+        100 * pace["server_cpu_seconds"] / pace["wall_seconds"], rel=0.1
     )
 
 
