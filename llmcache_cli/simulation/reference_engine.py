@@ -26,12 +26,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from llmcache_cli.policy import TTLPolicy
 from llmcache_cli.simulation.inputs import changed
 from llmcache_cli.simulation.keying import entry_key
 from llmcache_cli.simulation.prepare import SimContext, end_entry
 from llmcache_cli.simulation.tally import Tally
 from llmcache_cli.simulation.workload import end_instant, from_epoch_ms
+from llmcache_cli.ttl_policy import TTLPolicy
 
 
 @dataclass(slots=True)

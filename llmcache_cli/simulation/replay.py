@@ -22,13 +22,13 @@ import numpy as np
 from llmcache_cli.config import DATA_TYPES, Settings
 from llmcache_cli.errors import UsageError
 from llmcache_cli.market import NY, MarketCalendar
-from llmcache_cli.policy import ByTypePolicy, FlatPolicy, TTLPolicy, make_policy
 from llmcache_cli.simulation.miss_chains import LONGEST_SPAN_MS, miss_chains
 from llmcache_cli.simulation.scenario import MAX_LLM_LATENCY_MS, CostModel
 from llmcache_cli.simulation.summary import SimulationResult, figures, summarise
 from llmcache_cli.simulation.tally import EndEntry, Tally
 from llmcache_cli.simulation.trace_columns import Columns, read_columns
 from llmcache_cli.simulation.workload import epoch_ms, from_epoch_ms
+from llmcache_cli.ttl_policy import ByTypePolicy, FlatPolicy, TTLPolicy, make_policy
 
 HOUR_MS = 3_600_000
 

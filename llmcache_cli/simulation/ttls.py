@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from llmcache_cli.policy import TTLPolicy
 from llmcache_cli.simulation.workload import Grid
+from llmcache_cli.ttl_policy import TTLPolicy
 
 
 @dataclass(frozen=True)
