@@ -26,6 +26,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from llmcache_cli.simulation.cache_rule import expires_at, misses
 from llmcache_cli.simulation.inputs import changed
 from llmcache_cli.simulation.keying import entry_key
 from llmcache_cli.simulation.prepare import SimContext, end_entry
@@ -76,17 +77,16 @@ class Cache:
         """The rule, for one request (requests come in time order)."""
         self.land(request.t_ms)
         entry = self.store.get(request.key)
-        usable = entry is not None and request.t_ms <= entry.expires_ms
-        moved = False
-        if usable and entry is not None and request.inputs is not None:
-            assert entry.request.inputs is not None
-            moved = changed(entry.request.inputs, request.inputs, request.data_type)
-            usable = not (self.conditional and moved)
-        if usable:
-            return Served(miss=False, stale=moved)
+        if entry is not None:
+            moved = False
+            if request.inputs is not None:
+                assert entry.request.inputs is not None
+                moved = changed(entry.request.inputs, request.inputs, request.data_type)
+            if not misses(request.t_ms, entry.expires_ms, moved, self.conditional):
+                return Served(miss=False, stale=moved)
         written = request.t_ms + self.latency_ms
         ttl = self.policy.ttl(request.data_type, request.symbol, from_epoch_ms(written))
-        self._pending.append((request.key, Stored(written, written + ttl * 1000, request)))
+        self._pending.append((request.key, Stored(written, expires_at(written, ttl), request)))
         return Served(miss=True, stale=False)
 
 
