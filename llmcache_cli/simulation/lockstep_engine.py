@@ -4,7 +4,8 @@ Under these strategies a hit depends on each symbol's inputs, so the engine walk
 instants once and, at each, decides every (data type, symbol) key of a chunk together with numpy:
 
 - ``conditional``: one entry per key; a request hits when the entry is live and its inputs did
-  not change significantly (the same rule as ``changed_significantly``, in numpy form).
+  not change significantly (``changed_significantly``'s thresholds, in numpy form), decided by
+  ``cache_rule.misses``, the reference engine's own rule, on arrays.
 - ``data-hash``: one entry per distinct input. The news and earnings counts only grow, so an
   entry made before the latest news item or release can never be asked for again: the state is
   one expiry per price level of the current (news, earnings) epoch, reset when it moves on.

@@ -6,7 +6,8 @@ strings by the library's key builder, inputs compared with the library's
 engines (``miss_chains``, ``lockstep_engine``) must agree with it exactly. ``llmcache simulate
 --engine reference`` runs it, and so does ``auto`` for scenarios the fast engines cannot run.
 
-The rule, as Redis behaves (``serve``):
+The rule, as Redis behaves (``serve``; its liveness and expiry are ``cache_rule``, which the
+lockstep engine calls too):
 
 - on a miss the LLM is called; its answer is written (``SET ... PX ttl``) at request time + LLM
   latency, with the TTL the policy gives at that write time;
