@@ -10,7 +10,7 @@ from llmcache_cli.config import settings_from_mapping
 from llmcache_cli.durations import parse_duration
 from llmcache_cli.errors import ConfigError, UsageError
 from llmcache_cli.limits import MAX_TIMEOUT_SECONDS, MAX_TTL_SECONDS, check_ttl, is_timeout, is_ttl
-from llmcache_cli.policy import FlatPolicy, make_policy
+from llmcache_cli.ttl_policy import FlatPolicy, make_policy
 from llmcache_cli.urls import ClientOptions
 
 

@@ -222,7 +222,7 @@ class CacheService:
         if ttl is not None:
             return check_ttl(ttl)
         if self._policy is None:
-            from llmcache_cli.policy import make_policy  # lazy: pulls in the market calendar
+            from llmcache_cli.ttl_policy import make_policy  # lazy: pulls in the market calendar
 
             self._policy = make_policy(self.settings)
         return int(self._policy.ttl(info.data_type, info.symbol, dt.datetime.now(dt.timezone.utc)))

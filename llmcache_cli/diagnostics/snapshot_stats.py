@@ -16,7 +16,7 @@ from llmcache_cli.diagnostics import live_counters
 from llmcache_cli.diagnostics.common import Breakdown, NamespaceTally
 from llmcache_cli.diagnostics.dashboard import StatsReport
 from llmcache_cli.diagnostics.serverinfo import PRIMARY, NodeInfo, keyspace_figures, server_figures
-from llmcache_cli.diagnostics.snapshot import SnapshotSource, SnapshotSummary, _Walk
+from llmcache_cli.diagnostics.snapshot_reports import SnapshotSource, SnapshotSummary, _Walk
 from llmcache_cli.diagnostics.stats_warnings import find_warnings
 from llmcache_cli.rdb import SnapshotInfo
 

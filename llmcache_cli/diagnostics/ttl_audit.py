@@ -29,8 +29,8 @@ from llmcache_cli.diagnostics.ttl_tally import (
 )
 from llmcache_cli.keys import key_bytes, key_has_symbol, key_text, symbol_match_patterns
 from llmcache_cli.pace import Pace, Pacers
-from llmcache_cli.policy import TTLPolicy
 from llmcache_cli.scan import SCAN_COUNT, Batch, BatchScan, each_node, scan_batches
+from llmcache_cli.ttl_policy import TTLPolicy
 
 Progress = Callable[[int], None]
 

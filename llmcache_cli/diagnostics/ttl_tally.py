@@ -21,7 +21,7 @@ from llmcache_cli.diagnostics.common import (
     ttl_seconds,
 )
 from llmcache_cli.keys import INTERNAL_PREFIX, cache_data_type, parse_key
-from llmcache_cli.policy import TTLPolicy
+from llmcache_cli.ttl_policy import TTLPolicy
 
 OTHER = "other"  # keys outside the cache's namespaces (and outside the key schema)
 BOOKKEEPING = INTERNAL_NAMESPACE  # llmcache's own keys (llmcache:...)

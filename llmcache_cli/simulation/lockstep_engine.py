@@ -4,7 +4,8 @@ Under these strategies a hit depends on each symbol's inputs, so the engine walk
 instants once and, at each, decides every (data type, symbol) key of a chunk together with numpy:
 
 - ``conditional``: one entry per key; a request hits when the entry is live and its inputs did
-  not change significantly (the same rule as ``changed_significantly``, in numpy form).
+  not change significantly (``changed_significantly``'s thresholds, in numpy form), decided by
+  ``cache_rule.misses``, the reference engine's own rule, on arrays.
 - ``data-hash``: one entry per distinct input. The news and earnings counts only grow, so an
   entry made before the latest news item or release can never be asked for again: the state is
   one expiry per price level of the current (news, earnings) epoch, reset when it moves on.
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from llmcache_cli.simulation.cache_rule import misses
 from llmcache_cli.simulation.fast_plan import Plan
 from llmcache_cli.simulation.inputs import FIELDS, PRICE_LIMIT, InputArrays
 from llmcache_cli.simulation.prepare import SimContext, grid_entry, row_chunks
@@ -80,25 +82,27 @@ def _conditional(ctx: SimContext, tally: Tally, arrays: InputArrays, rows: _Rows
     news = _time_major(arrays.news) if rows.news.any() else None
     earnings = _time_major(arrays.earnings) if rows.earnings.any() else None
     symbol, klass = rows.symbol, rows.klass
-    misses = tally.misses
+    counts = tally.misses
+    moved = np.zeros(n_rows, dtype=bool)
     for i, t in enumerate(ctx.grid.times_ms.tolist()):
-        miss = expires < t
+        moved.fill(False)
         if price is not None:
             now_price = price[i][symbol]
-            miss |= rows.price & (np.abs(now_price - own_price) / own_price > PRICE_LIMIT)
+            moved |= rows.price & (np.abs(now_price - own_price) / own_price > PRICE_LIMIT)
         if news is not None:
             now_news = news[i][symbol]
-            miss |= rows.news & (now_news != own_news)
+            moved |= rows.news & (now_news != own_news)
         if earnings is not None:
             now_earnings = earnings[i][symbol]
-            miss |= rows.earnings & (now_earnings != own_earnings)
+            moved |= rows.earnings & (now_earnings != own_earnings)
+        miss = misses(t, expires, moved, conditional=True)
         if price is not None:
             np.copyto(own_price, now_price, where=miss)
         if news is not None:
             np.copyto(own_news, now_news, where=miss)
         if earnings is not None:
             np.copyto(own_earnings, now_earnings, where=miss)
-        misses[:, i] += np.add.reduceat(miss, rows.starts, dtype=np.int64)
+        counts[:, i] += np.add.reduceat(miss, rows.starts, dtype=np.int64)
         np.copyto(expires, rows.expiry[i][klass], where=miss)
         np.copyto(owner, i, where=miss)
     live = np.flatnonzero(expires >= tally.end_ms)
@@ -124,7 +128,7 @@ def _data_hash(ctx: SimContext, tally: Tally, arrays: InputArrays, rows: _Rows, 
     # The (news, earnings) epoch of each row's entries; rows that do not read one keep 0.
     cur_news = np.zeros(n_rows, dtype=np.int32)
     cur_earnings = np.zeros(n_rows, dtype=np.int32)
-    misses, end_ms = tally.misses, tally.end_ms
+    counts, end_ms = tally.misses, tally.end_ms
     for i, t in enumerate(ctx.grid.times_ms.tolist()):
         if news is not None or earnings is not None:
             moved = np.zeros(n_rows, dtype=bool)
@@ -147,8 +151,8 @@ def _data_hash(ctx: SimContext, tally: Tally, arrays: InputArrays, rows: _Rows, 
             if earnings is not None:
                 cur_earnings = now_earnings
         cell = base if level_t is None else base + np.where(rows.price, level_t[i][symbol], 0)
-        miss = flat_expires[cell] < t
-        misses[:, i] += np.add.reduceat(miss, rows.starts, dtype=np.int64)
+        miss = misses(t, flat_expires[cell], False, conditional=False)
+        counts[:, i] += np.add.reduceat(miss, rows.starts, dtype=np.int64)
         written = cell[miss]
         flat_expires[written] = rows.expiry[i][klass[miss]]
         flat_owner[written] = i

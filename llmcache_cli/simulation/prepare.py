@@ -8,12 +8,12 @@ from typing import Any
 
 from llmcache_cli.config import Settings
 from llmcache_cli.market import MarketCalendar
-from llmcache_cli.policy import TTLPolicy, make_policy
 from llmcache_cli.simulation.inputs import InputArrays, InputModel
 from llmcache_cli.simulation.keying import entry_key
 from llmcache_cli.simulation.scenario import Scenario
 from llmcache_cli.simulation.tally import EndEntry, Tally
 from llmcache_cli.simulation.workload import Grid, build_grid
+from llmcache_cli.ttl_policy import TTLPolicy, make_policy
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,8 @@ strings by the library's key builder, inputs compared with the library's
 engines (``miss_chains``, ``lockstep_engine``) must agree with it exactly. ``llmcache simulate
 --engine reference`` runs it, and so does ``auto`` for scenarios the fast engines cannot run.
 
-The rule, as Redis behaves (``serve``):
+The rule, as Redis behaves (``serve``; its liveness and expiry are ``cache_rule``, which the
+lockstep engine calls too):
 
 - on a miss the LLM is called; its answer is written (``SET ... PX ttl``) at request time + LLM
   latency, with the TTL the policy gives at that write time;
@@ -26,12 +27,13 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from llmcache_cli.policy import TTLPolicy
+from llmcache_cli.simulation.cache_rule import expires_at, misses
 from llmcache_cli.simulation.inputs import changed
 from llmcache_cli.simulation.keying import entry_key
 from llmcache_cli.simulation.prepare import SimContext, end_entry
 from llmcache_cli.simulation.tally import Tally
 from llmcache_cli.simulation.workload import end_instant, from_epoch_ms
+from llmcache_cli.ttl_policy import TTLPolicy
 
 
 @dataclass(slots=True)
@@ -76,17 +78,16 @@ class Cache:
         """The rule, for one request (requests come in time order)."""
         self.land(request.t_ms)
         entry = self.store.get(request.key)
-        usable = entry is not None and request.t_ms <= entry.expires_ms
-        moved = False
-        if usable and entry is not None and request.inputs is not None:
-            assert entry.request.inputs is not None
-            moved = changed(entry.request.inputs, request.inputs, request.data_type)
-            usable = not (self.conditional and moved)
-        if usable:
-            return Served(miss=False, stale=moved)
+        if entry is not None:
+            moved = False
+            if request.inputs is not None:
+                assert entry.request.inputs is not None
+                moved = changed(entry.request.inputs, request.inputs, request.data_type)
+            if not misses(request.t_ms, entry.expires_ms, moved, self.conditional):
+                return Served(miss=False, stale=moved)
         written = request.t_ms + self.latency_ms
         ttl = self.policy.ttl(request.data_type, request.symbol, from_epoch_ms(written))
-        self._pending.append((request.key, Stored(written, written + ttl * 1000, request)))
+        self._pending.append((request.key, Stored(written, expires_at(written, ttl), request)))
         return Served(miss=True, stale=False)
 
 

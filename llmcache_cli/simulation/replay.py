@@ -22,13 +22,14 @@ import numpy as np
 from llmcache_cli.config import DATA_TYPES, Settings
 from llmcache_cli.errors import UsageError
 from llmcache_cli.market import NY, MarketCalendar
-from llmcache_cli.policy import ByTypePolicy, FlatPolicy, TTLPolicy, make_policy
+from llmcache_cli.simulation.cache_rule import expires_at
 from llmcache_cli.simulation.miss_chains import LONGEST_SPAN_MS, miss_chains
 from llmcache_cli.simulation.scenario import MAX_LLM_LATENCY_MS, CostModel
 from llmcache_cli.simulation.summary import SimulationResult, figures, summarise
 from llmcache_cli.simulation.tally import EndEntry, Tally
 from llmcache_cli.simulation.trace_columns import Columns, read_columns
 from llmcache_cli.simulation.workload import epoch_ms, from_epoch_ms
+from llmcache_cli.ttl_policy import ByTypePolicy, FlatPolicy, TTLPolicy, make_policy
 
 HOUR_MS = 3_600_000
 
@@ -147,7 +148,7 @@ def expiry_times(
     for c in np.flatnonzero(np.bincount(code, minlength=table.size)).tolist():
         data_type, symbol = members[c // stretches]
         table[c] = policy.ttl(data_type, symbol, instant(c % stretches))
-    return write + table[code] * 1000
+    return expires_at(write, table[code])
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from llmcache_cli.policy import TTLPolicy
+from llmcache_cli.simulation.cache_rule import expires_at
 from llmcache_cli.simulation.workload import Grid
+from llmcache_cli.ttl_policy import TTLPolicy
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ class TTLTable:
         session = grid.session_of
         is_open = write < grid.close_ms[session]
         ttl = np.where(is_open, self.open_s[session], self.closed_s[session])
-        return write + ttl * 1000
+        return expires_at(write, ttl)
 
     @property
     def shortest_s(self) -> int:

@@ -8,7 +8,7 @@ import pytest
 
 from tests.cli.conftest import Invoke, json_of
 from tests.support.servers import free_port
-from tests.test_policy import BY_TYPE  # docs/design.md's by-type table, written once
+from tests.test_ttl_policy import BY_TYPE  # docs/design.md's by-type table, written once
 
 OPEN_TSLA = {
     "fundamental": 1800,

@@ -7,11 +7,11 @@ import pytest
 from llmcache_cli.client import ClientOptions, connect
 from llmcache_cli.config import Settings
 from llmcache_cli.diagnostics.dashboard import collect_stats
-from llmcache_cli.diagnostics.entry import read_entry
+from llmcache_cli.diagnostics.entry_inspect import read_entry
 from llmcache_cli.diagnostics.key_sizes import find_large_keys
 from llmcache_cli.diagnostics.ttl_audit import inspect_ttls
 from llmcache_cli.keys import stats_key
-from llmcache_cli.policy import make_policy
+from llmcache_cli.ttl_policy import make_policy
 from tests.diagnostics.mixed import envelope
 
 pytestmark = pytest.mark.cluster

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import redis
 
-from llmcache_cli.cli.render.large_keys import as_json
+from llmcache_cli.cli.render.large_keys_view import as_json
 from llmcache_cli.client import RedisHandle
 from llmcache_cli.diagnostics.common import INTERNAL_NAMESPACE, NO_NAMESPACE
 from llmcache_cli.diagnostics.key_sizes import find_large_keys

@@ -6,14 +6,14 @@ from __future__ import annotations
 import pytest
 import redis
 
-from llmcache_cli.cli.render.large_keys import as_json
+from llmcache_cli.cli.render.large_keys_view import as_json
 from llmcache_cli.client import RedisHandle
 from llmcache_cli.config import Settings
 from llmcache_cli.diagnostics.dashboard import collect_stats
 from llmcache_cli.diagnostics.key_sizes import find_large_keys
 from llmcache_cli.diagnostics.ttl_audit import inspect_ttls
 from llmcache_cli.pace import Pacer
-from llmcache_cli.policy import make_policy
+from llmcache_cli.ttl_policy import make_policy
 from tests.diagnostics.conftest import fill_entries
 
 

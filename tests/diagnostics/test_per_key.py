@@ -9,15 +9,15 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from llmcache_cli.cli.render.stats import as_json
+from llmcache_cli.cli.render.stats_view import as_json
 from llmcache_cli.client import ClientOptions, RedisHandle, connect
 from llmcache_cli.config import Settings
 from llmcache_cli.diagnostics import per_key
 from llmcache_cli.diagnostics.dashboard import collect_stats
 from llmcache_cli.diagnostics.ttl_audit import inspect_ttls
 from llmcache_cli.features import detect_features
-from llmcache_cli.policy import make_policy
 from llmcache_cli.scan import Batch
+from llmcache_cli.ttl_policy import make_policy
 from tests.diagnostics.mixed import Mixed
 
 pytestmark = pytest.mark.redis

@@ -11,10 +11,10 @@ import redis
 
 from llmcache_cli.client import RedisHandle
 from llmcache_cli.config import Settings
-from llmcache_cli.diagnostics import snapshot
+from llmcache_cli.diagnostics import snapshot_reports as snapshot
 from llmcache_cli.diagnostics.key_sizes import find_large_keys
 from llmcache_cli.diagnostics.ttl_audit import inspect_ttls
-from llmcache_cli.policy import make_policy
+from llmcache_cli.ttl_policy import make_policy
 from tests.diagnostics.mixed import Mixed
 from tests.rdb.tolerance import Model, assert_same_top, model_of
 

@@ -13,14 +13,14 @@ from llmcache_cli.diagnostics import dashboard as stats_module
 from llmcache_cli.diagnostics import own_reads
 from llmcache_cli.diagnostics.common import INTERNAL_NAMESPACE
 from llmcache_cli.diagnostics.dashboard import Breakdown, collect_stats, find_warnings
-from llmcache_cli.diagnostics.entry import read_entry
+from llmcache_cli.diagnostics.entry_inspect import read_entry
 from llmcache_cli.diagnostics.key_sizes import find_large_keys
 from llmcache_cli.diagnostics.live_counters import LLMSummary, total_of
 from llmcache_cli.diagnostics.serverinfo import KeyspaceFigures, NodeInfo, ServerFigures, UnreachableNode
 from llmcache_cli.diagnostics.ttl_audit import inspect_ttls
 from llmcache_cli.errors import LLMCacheError
 from llmcache_cli.keys import stats_key
-from llmcache_cli.policy import FlatPolicy
+from llmcache_cli.ttl_policy import FlatPolicy
 from tests.diagnostics.conftest import fill_entries, interrupt
 from tests.diagnostics.mixed import Mixed
 

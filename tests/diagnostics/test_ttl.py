@@ -8,13 +8,13 @@ import statistics
 import pytest
 import redis
 
-from llmcache_cli.cli.render.ttl import as_json
+from llmcache_cli.cli.render.ttl_view import as_json
 from llmcache_cli.client import RedisHandle
 from llmcache_cli.config import DATA_TYPES, Settings
 from llmcache_cli.diagnostics.ttl_audit import inspect_ttls
 from llmcache_cli.diagnostics.ttl_tally import KeyGroup, bucket_index
 from llmcache_cli.keys import is_internal, parse_key
-from llmcache_cli.policy import TTLPolicy, make_policy
+from llmcache_cli.ttl_policy import TTLPolicy, make_policy
 from tests.diagnostics.conftest import fill_entries, interrupt
 from tests.diagnostics.mixed import Mixed
 

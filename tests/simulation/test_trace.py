@@ -15,12 +15,12 @@ import pytest
 from llmcache_cli.cache.trace import TraceRecord
 from llmcache_cli.errors import UsageError
 from llmcache_cli.market import NY, MarketCalendar
-from llmcache_cli.policy import TTLPolicy, make_policy
 from llmcache_cli.simulation import trace_columns
 from llmcache_cli.simulation.reference_engine import Cache, Request
 from llmcache_cli.simulation.replay import replay, replay_file, request_costs
 from llmcache_cli.simulation.trace_columns import read_columns
 from llmcache_cli.simulation.trace_lines import parse_line
+from llmcache_cli.ttl_policy import TTLPolicy, make_policy
 from tests.simulation.helpers import SETTINGS
 
 START = dt.datetime(2025, 6, 2, 13, 30, tzinfo=dt.timezone.utc)  # Monday 9:30 New York

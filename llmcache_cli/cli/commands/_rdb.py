@@ -12,7 +12,7 @@ import typer
 from llmcache_cli.errors import UsageError
 
 if TYPE_CHECKING:
-    from llmcache_cli.diagnostics.snapshot import SnapshotSource, SnapshotSummary
+    from llmcache_cli.diagnostics.snapshot_reports import SnapshotSource, SnapshotSummary
     from llmcache_cli.pace import Pace
 
 RdbOpt = Annotated[
@@ -72,7 +72,7 @@ def parse_now(value: str | None) -> int | None:
 
 
 def snapshot_source(rdb: list[str], db: int, now: str | None, allocator: str) -> SnapshotSource:
-    from llmcache_cli.diagnostics.snapshot import SnapshotSource
+    from llmcache_cli.diagnostics.snapshot_reports import SnapshotSource
     from llmcache_cli.rdb import ALLOCATORS, snapshot_files
 
     if allocator not in ALLOCATORS:

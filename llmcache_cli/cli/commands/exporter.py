@@ -15,7 +15,7 @@ from llmcache_cli.cli.output import note
 from llmcache_cli.errors import LLMCacheError, UsageError
 
 DEFAULT_LISTEN = "127.0.0.1:9808"
-DEFAULT_REFRESH = 60.0  # llmcache_cli.diagnostics.exporter.DEFAULT_REFRESH (imported when run)
+DEFAULT_REFRESH = 60.0  # llmcache_cli.diagnostics.metrics_server.DEFAULT_REFRESH (imported when run)
 DEFAULT_SAMPLE = 10_000
 MIN_REFRESH = 1.0
 MAX_REFRESH = 86_400.0
@@ -90,7 +90,7 @@ def exporter(
     url: UrlOpt = None,
 ) -> None:
     host, port = parse_listen(listen)
-    from llmcache_cli.diagnostics.exporter import MetricsSource, make_exporter_server
+    from llmcache_cli.diagnostics.metrics_server import MetricsSource, make_exporter_server
 
     options = app_context(ctx, url).options
     source = MetricsSource(options, refresh=refresh, sample=sample)

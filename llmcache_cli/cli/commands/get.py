@@ -10,7 +10,7 @@ from llmcache_cli.cli.app_context import app_context
 from llmcache_cli.cli.options import JsonOpt, UrlOpt
 from llmcache_cli.cli.output import emit_json, stdout_console
 
-MAX_ITEMS = 100  # llmcache_cli.diagnostics.entry.MAX_ITEMS (not imported until the command runs)
+MAX_ITEMS = 100  # llmcache_cli.diagnostics.entry_inspect.MAX_ITEMS (not imported until the command runs)
 
 HELP = """Show one entry: its value pretty-printed, the library's meta (model, tokens, cost),
 TTL and memory.
@@ -38,8 +38,8 @@ def get(
     json_output: JsonOpt = False,
     url: UrlOpt = None,
 ) -> None:
-    from llmcache_cli.cli.render import entry as view_of
-    from llmcache_cli.diagnostics.entry import read_entry
+    from llmcache_cli.cli.render import entry_view as view_of
+    from llmcache_cli.diagnostics.entry_inspect import read_entry
 
     app = app_context(ctx, url)
     with app.connect() as handle:

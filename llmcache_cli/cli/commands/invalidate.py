@@ -167,7 +167,7 @@ def _cache_only(targets: tuple[inv.Target, ...], cache_namespaces: frozenset[str
 
 def _hint_other_cases(handle: RedisHandle, result: inv.Invalidation) -> None:
     """``invalidate aapl`` found nothing: say so when ``AAPL`` has entries."""
-    from llmcache_cli.cli.render.invalidate import case_hint
+    from llmcache_cli.cli.render.invalidate_view import case_hint
     from llmcache_cli.diagnostics.symbols import other_cases
 
     empty = [t.target for t in result.targets if t.target.kind == "symbol" and t.matched == 0]
@@ -240,7 +240,7 @@ def render(
     table: bool = True,
     asking: bool = False,
 ) -> None:
-    from llmcache_cli.cli.render import invalidate as view
+    from llmcache_cli.cli.render import invalidate_view as view
 
     if json_out:
         output.emit_json(view.as_json(result))

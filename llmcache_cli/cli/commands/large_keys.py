@@ -60,7 +60,7 @@ SamplesOpt = Annotated[
 
 
 def render(report: LargeKeysReport) -> None:
-    from llmcache_cli.cli.render import large_keys as view
+    from llmcache_cli.cli.render import large_keys_view as view
 
     console = stdout_console()
     for part in view.table(report, console.width):
@@ -80,7 +80,7 @@ def large_keys(
     allocator: AllocatorOpt = "jemalloc",
     pace: PaceOpt = None,
 ) -> None:
-    from llmcache_cli.cli.render.large_keys import as_json
+    from llmcache_cli.cli.render.large_keys_view import as_json
     from llmcache_cli.diagnostics.key_sizes import find_large_keys
 
     check_live_only(rdb, db, now, allocator, url)
@@ -88,7 +88,7 @@ def large_keys(
     if rdb:
         if samples is not None:
             raise UsageError("--samples is for MEMORY USAGE on a server: a snapshot counts every element")
-        from llmcache_cli.diagnostics import snapshot
+        from llmcache_cli.diagnostics import snapshot_reports as snapshot
         from llmcache_cli.rdb import total_bytes
 
         source = snapshot_source(rdb, db, now, allocator)

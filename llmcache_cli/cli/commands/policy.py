@@ -9,12 +9,12 @@ import typer
 from llmcache_cli.cli.app_context import app_context
 from llmcache_cli.cli.options import JsonOpt, PolicyOpt
 from llmcache_cli.cli.output import emit_json, stdout_console
-from llmcache_cli.cli.render import policy as view
+from llmcache_cli.cli.render import policy_view as view
 from llmcache_cli.durations import parse_instant
 from llmcache_cli.errors import UsageError
 from llmcache_cli.keys import InvalidKeyPart, check_segment
 from llmcache_cli.market import MarketCalendar
-from llmcache_cli.policy import explain, make_policy
+from llmcache_cli.ttl_policy import explain, make_policy
 
 HELP = """Is the market open at an instant, and what TTL does each data type get?
 

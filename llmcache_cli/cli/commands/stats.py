@@ -33,7 +33,7 @@ from llmcache_cli.scan import total_keys
 
 if TYPE_CHECKING:
     from llmcache_cli.diagnostics.dashboard import StatsReport
-    from llmcache_cli.diagnostics.snapshot import SnapshotSource
+    from llmcache_cli.diagnostics.snapshot_reports import SnapshotSource
 
 DEFAULT_SAMPLE = 10_000  # llmcache_cli.diagnostics.dashboard.DEFAULT_SAMPLE (imported when run)
 MIN_WATCH_SECONDS = 0.01
@@ -110,7 +110,7 @@ FormatOpt = Annotated[Format, typer.Option("--format", help="Output format (--js
 
 
 def _emit(report: StatsReport, fmt: Format, compact: bool = False) -> None:
-    from llmcache_cli.cli.render import stats as view
+    from llmcache_cli.cli.render import stats_view as view
 
     if fmt is Format.json:
         emit_json(view.as_json(report), compact=compact)  # --watch: one JSON document per line
@@ -216,7 +216,7 @@ def stats(
 
 def _from_snapshot(source: SnapshotSource, fmt: Format) -> None:
     """The dashboard from snapshots (always every key: --full is implied)."""
-    from llmcache_cli.cli.render.stats import as_json
+    from llmcache_cli.cli.render.stats_view import as_json
     from llmcache_cli.diagnostics.snapshot_stats import collect_stats
     from llmcache_cli.rdb import total_bytes
 

@@ -69,7 +69,7 @@ LimitOpt = Annotated[
 
 
 def _show(report: TTLReport) -> None:
-    from llmcache_cli.cli.render import ttl as view
+    from llmcache_cli.cli.render import ttl_view as view
 
     console = stdout_console()
     for part in view.table(report, console.width):
@@ -97,16 +97,16 @@ def ttl(
     symbol = checked_symbol(symbol)
     check_live_only(rdb, db, now, allocator, url)
     check_pace(pace, rdb)
-    from llmcache_cli.cli.render.ttl import as_json
+    from llmcache_cli.cli.render.ttl_view import as_json
     from llmcache_cli.diagnostics.ttl_audit import inspect_ttls  # numpy, the market calendar
-    from llmcache_cli.policy import make_policy
+    from llmcache_cli.ttl_policy import make_policy
 
     app = app_context(ctx, url)
     policy = make_policy(app.settings, policy_name)
     if rdb:
         if sample is not None:
             raise UsageError("--sample is for a live scan: a snapshot is read whole")
-        from llmcache_cli.diagnostics import snapshot
+        from llmcache_cli.diagnostics import snapshot_reports as snapshot
         from llmcache_cli.rdb import total_bytes
 
         source = snapshot_source(rdb, db, now, allocator)

@@ -1,6 +1,6 @@
 """The dashboard's sections as Rich tables, for the full-screen ``stats --watch``
 (``cli/commands/stats_screen.py`` puts them in panels and cuts long ones to ``max_rows``). The
-one-shot dashboard that fits 80 columns is ``cli/render/stats.py``."""
+one-shot dashboard that fits 80 columns is ``cli/render/stats_view.py``."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ from rich.text import Text
 from llmcache_cli.cli.render.tables import Col, fit
 from llmcache_cli.cli.render.units import human_duration
 from llmcache_cli.market import Session
-from llmcache_cli.policy import PolicyReport
+from llmcache_cli.ttl_policy import PolicyReport
 
 
 def session_json(session: Session | None) -> dict[str, Any] | None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import redis
 
-from llmcache_cli.cli.render.entry import as_json
+from llmcache_cli.cli.render.entry_view import as_json
 from llmcache_cli.client import RedisHandle
-from llmcache_cli.diagnostics.entry import MAX_STRING_BYTES, read_entry
+from llmcache_cli.diagnostics.entry_inspect import MAX_STRING_BYTES, read_entry
 from llmcache_cli.errors import LLMCacheError
 from tests.diagnostics.mixed import Mixed
 

@@ -32,7 +32,7 @@ from llmcache_cli.rdb.memory import JEMALLOC
 
 if TYPE_CHECKING:  # numpy and the market calendar: for ``ttl`` only
     from llmcache_cli.diagnostics.ttl_audit import TTLReport
-    from llmcache_cli.policy import TTLPolicy
+    from llmcache_cli.ttl_policy import TTLPolicy
 
 Progress = Callable[[int], None]  # bytes read
 KeyFilter = Callable[[bytes], bool]

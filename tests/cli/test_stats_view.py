@@ -9,8 +9,8 @@ import pytest
 import redis
 from prometheus_client.parser import text_string_to_metric_families
 
-from llmcache_cli.cli.render import stats as render_stats
-from llmcache_cli.cli.render.stats import as_json, prometheus
+from llmcache_cli.cli.render import stats_view as render_stats
+from llmcache_cli.cli.render.stats_view import as_json, prometheus
 from llmcache_cli.client import RedisHandle
 from llmcache_cli.diagnostics import stats_metrics
 from llmcache_cli.diagnostics.dashboard import collect_stats

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from llmcache_cli.cli.render.units import human_bytes, human_ttl
-from llmcache_cli.diagnostics.entry import EntryView
+from llmcache_cli.diagnostics.entry_inspect import EntryView
 
 KIND_NAMES = {
     "envelope": "llmcache entry (JSON envelope)",

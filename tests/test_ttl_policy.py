@@ -11,7 +11,7 @@ import pytest
 from llmcache_cli.config import DATA_TYPES, Settings, settings_from_mapping
 from llmcache_cli.errors import UsageError
 from llmcache_cli.market import NY, MarketCalendar
-from llmcache_cli.policy import (
+from llmcache_cli.ttl_policy import (
     ByTypePolicy,
     FlatPolicy,
     MarketAwarePolicy,
