@@ -80,8 +80,18 @@ def run_redis_cli(port: int) -> None:
     subprocess.run(line, shell=True, check=True, stdout=subprocess.DEVNULL)
 
 
+# The bench keyspace's "chatbot" namespace is a cache namespace of the bot's own: listed in the
+# configuration, as a deployment would, so llmcache deletes the same keys as the redis-cli pipeline.
+CONFIG = '[keys]\nnamespaces = ["chatbot"]\n'
+
+
 def run_llmcache(url: str, *extra: str) -> dict[str, object]:
-    proc = subprocess.run(llmcache_cmd(url, *extra), check=True, capture_output=True, text=True)
+    with tempfile.NamedTemporaryFile("w", suffix=".toml") as config:
+        config.write(CONFIG)
+        config.flush()
+        command = llmcache_cmd(url, *extra)
+        command[command.index("--url") : command.index("--url")] = ["--config", config.name]
+        proc = subprocess.run(command, check=True, capture_output=True, text=True)
     data: dict[str, object] = json.loads(proc.stdout)
     return data
 
