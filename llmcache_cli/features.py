@@ -42,7 +42,7 @@ FEATURES = (
         "EVAL_RO / EVALSHA_RO",
         "evalsha_ro",
         "stats --full and ttl read MEMORY USAGE and PTTL in one script per SCAN page (pipelined "
-        "without it); the library's lookups run EVALSHA on the primary",
+        "without it); the library does not need it (its lookups are MGET)",
     ),
     Feature("function", "FUNCTION", "function", "not used: scripts are loaded with SCRIPT LOAD"),
     Feature("client_no_evict", "CLIENT NO-EVICT", "client|no-evict", "not used"),
