@@ -161,9 +161,14 @@ class Link:
                 self.wire = await open_wire(self.options.url.url, self.options.timeout)
             return self.wire
 
+    async def connect(self) -> bool:
+        """Make sure the client exists (detects a cluster, finds the capabilities); False if
+        Redis is unavailable (logged)."""
+        return await self.run("connect", _connected) is not FAILED
+
     async def primaries(self) -> list[tuple[str, int]]:
         """(host, port) of each primary in a cluster; [] for a single server."""
-        if await self.run("connect", _connected) is FAILED:
+        if not await self.connect():
             raise rex.ConnectionError(f"Redis at {self.options.url.redacted} is unavailable")
         if not self.is_cluster or self.client is None:
             return []

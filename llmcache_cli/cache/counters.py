@@ -50,11 +50,16 @@ class CounterDelta:
                 yield ("HINCRBYFLOAT", key, name, repr(float(value)))
 
 
+def time_saved(llm_latency_ms: float, cache_latency_ms: float) -> float:
+    """What a hit saves in time: the entry's LLM latency minus the cache's own (not below 0)."""
+    return max(0.0, llm_latency_ms - cache_latency_ms)
+
+
 def hit_delta(
     cost_usd: float, llm_latency_ms: float, cache_latency_ms: float, count: int = 1
 ) -> CounterDelta:
-    """A hit saves what the entry cost to make, and its latency minus the cache's own."""
-    saved_ms = max(0.0, llm_latency_ms - cache_latency_ms)
+    """A hit saves what the entry cost to make, and ``time_saved``."""
+    saved_ms = time_saved(llm_latency_ms, cache_latency_ms)
     return CounterDelta(hits=count, cost_saved_usd=cost_usd * count, time_saved_ms=saved_ms * count)
 
 

@@ -3,7 +3,6 @@ found, and the envelope's meta."""
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -44,17 +43,13 @@ class Lookup:
     """The outcome of one cache read.
 
     ``hit`` is True for any JSON value, falsy ones included. ``failed`` means Redis could not
-    be asked (down, slow, erring): the caller must treat it as a miss. ``lock`` is the
-    stampede lock's state when one was asked for: "acquired", "held" (by another caller) or
-    "none". ``counted`` says whether the Redis counters were updated in the same round trip.
+    be asked (down, slow, erring): the caller must treat it as a miss.
     """
 
     hit: bool
     value: Any = None
     meta: dict[str, Any] | None = None
-    lock: str = "none"
     failed: bool = False
-    counted: bool = False
     latency_ms: float = 0.0
 
     @property
@@ -64,9 +59,6 @@ class Lookup:
     @property
     def llm_latency_ms(self) -> float:
         return meta_number(self.meta, "latency_ms") or 0.0
-
-    def with_latency(self, latency_ms: float) -> Lookup:
-        return dataclasses.replace(self, latency_ms=latency_ms)
 
 
 MISS_FAILED = Lookup(hit=False, failed=True)

@@ -45,7 +45,6 @@ class LookupPipeline:
         self.near = near
         self.spawn = spawn
         self._batch: dict[str, list[asyncio.Future[Read]]] = {}
-        self.batches = 0  # round trips made, for tests and curiosity
 
     def read(self, key: str) -> asyncio.Future[Read]:
         loop = asyncio.get_running_loop()
@@ -63,7 +62,6 @@ class LookupPipeline:
         batch, self._batch = self._batch, {}
         if not batch:
             return
-        self.batches += 1
         unsendable = [key for key in batch if not _sendable(key)]
         for key in unsendable:  # a key no Redis command can carry is a miss, alone
             log.warning("cache key %r is not UTF-8 text: treated as a miss", key)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from llmcache_cli.cache.breaker import CircuitBreaker
 from llmcache_cli.cache.calls import CallPath, CallSpec
 from llmcache_cli.cache.connection import FAILED, Link
-from llmcache_cli.cache.counters import CacheStats, CounterDelta, PendingCounters
+from llmcache_cli.cache.counters import CacheStats, CounterDelta, PendingCounters, time_saved
 from llmcache_cli.cache.entries import KeyInfo, Lookup, build_meta, describe_key
 from llmcache_cli.cache.lookups import LookupPipeline
 from llmcache_cli.cache.near import DEFAULT_MAX_BYTES, NearCache
@@ -192,7 +192,7 @@ class CacheService:
 
     async def connect(self) -> bool:
         """Make sure the client exists (detects a cluster); False if Redis is unavailable."""
-        return await self._link.run("connect", _noop) is not FAILED
+        return await self._link.connect()
 
     def hash_tags(self) -> bool:
         """Whether keys wrap the symbol in a cluster hash tag: ``[keys] hash_tag = "always"``.
@@ -244,7 +244,7 @@ class CacheService:
     ) -> None:
         """A hit, in process and (batched) in the live Redis counters."""
         self.stats.record_hit(namespace, cost_usd, llm_latency_ms, near=near)
-        self.pending.add_hit(namespace, cost_usd, max(0.0, llm_latency_ms - cache_ms), near)
+        self.pending.add_hit(namespace, cost_usd, time_saved(llm_latency_ms, cache_ms), near)
         if self._flush_task is None or self._flush_task.done():
             self._schedule_flush()
 
@@ -301,7 +301,3 @@ class CacheService:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
-
-
-async def _noop(client: Any) -> bool:
-    return True

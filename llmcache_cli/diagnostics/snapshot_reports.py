@@ -198,8 +198,8 @@ def inspect_ttls(
     on_progress: Progress | None = None,
 ) -> tuple[TTLReport, SnapshotSummary]:
     """``ttl`` from snapshots: the same report as the live scan (every key: never a sample)."""
-    from llmcache_cli.diagnostics.ttl_audit import TTLBucket, TTLReport, _selection
-    from llmcache_cli.diagnostics.ttl_tally import BOOKKEEPING, BUCKETS, NO_TTL_LABEL, OTHER, TTLTally
+    from llmcache_cli.diagnostics.ttl_audit import _selection, ttl_report
+    from llmcache_cli.diagnostics.ttl_tally import TTLTally
 
     if sum(x is not None for x in (pattern, symbol, keys)) > 1:
         raise ValueError("choose one of pattern, symbol and keys")
@@ -226,26 +226,13 @@ def inspect_ttls(
             listed = {key for _, key in heap}
             types = {key: t for key, t in types.items() if key in listed}
     facts = {key: KeyFacts(types.get(key, "none"), -1) for _, key in tally.no_ttl_heap}
-    buckets = [
-        TTLBucket(label, bound, tally.bucket_keys[i], tally.bucket_memory[i])
-        for i, (bound, label) in enumerate(BUCKETS)
-    ]
-    buckets.append(TTLBucket(NO_TTL_LABEL, None, tally.bucket_keys[-1], tally.bucket_memory[-1]))
-    report = TTLReport(
+    report = ttl_report(
+        tally,
+        facts,
         policy=policy.name,
         selection=_selection(pattern, symbol, keys, None),
         exact=not walker.partial,
         partial=walker.partial,
-        scanned=tally.keys,
-        vanished=tally.vanished,
-        no_ttl=tally.bucket_keys[-1],
-        over_policy=tally.over_policy,
-        buckets=tuple(buckets),
-        data_types=tally.type_rows(),
-        bookkeeping=tally.apart(BOOKKEEPING),
-        other=tally.apart(OTHER),
-        no_ttl_keys=tally.no_ttl_rows(facts),
-        over_policy_keys=tally.over_rows(),
         limit=limit,
     )
     return report, walker.summary()

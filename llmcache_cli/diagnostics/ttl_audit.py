@@ -9,12 +9,13 @@ remaining TTLs are kept as 8-byte integers per data type, for the medians.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from llmcache_cli.client import Node, RedisHandle
 from llmcache_cli.diagnostics import per_key
-from llmcache_cli.diagnostics.common import describe_keys
+from llmcache_cli.diagnostics.common import KeyFacts, describe_keys
 from llmcache_cli.diagnostics.own_reads import pttl_lookups
 from llmcache_cli.diagnostics.ttl_tally import (
     BOOKKEEPING,
@@ -98,15 +99,40 @@ def inspect_ttls(
         partial = True
     listed = [item[1] for item in tally.no_ttl_heap]
     facts = describe_keys(handle, listed)
+    return ttl_report(
+        tally,
+        facts,
+        policy=policy.name,
+        selection=_selection(pattern, symbol, keys, sample),
+        exact=exact and not partial,
+        partial=partial,
+        limit=limit,
+        pace=pacers.result(),
+        method=per_key.method_name(list(methods.values())),
+    )
+
+
+def ttl_report(
+    tally: TTLTally,
+    facts: Mapping[bytes, KeyFacts],
+    *,
+    policy: str,
+    selection: str,
+    exact: bool,
+    partial: bool,
+    limit: int,
+    **how: Any,
+) -> TTLReport:
+    """The report of a finished tally, live or from a snapshot (``how``: pace, method)."""
     buckets = [
         TTLBucket(label, bound, tally.bucket_keys[i], tally.bucket_memory[i])
         for i, (bound, label) in enumerate(BUCKETS)
     ]
     buckets.append(TTLBucket(NO_TTL_LABEL, None, tally.bucket_keys[-1], tally.bucket_memory[-1]))
     return TTLReport(
-        policy=policy.name,
-        selection=_selection(pattern, symbol, keys, sample),
-        exact=exact and not partial,
+        policy=policy,
+        selection=selection,
+        exact=exact,
         partial=partial,
         scanned=tally.keys,
         vanished=tally.vanished,
@@ -119,8 +145,7 @@ def inspect_ttls(
         no_ttl_keys=tally.no_ttl_rows(facts),
         over_policy_keys=tally.over_rows(),
         limit=limit,
-        pace=pacers.result(),
-        method=per_key.method_name(list(methods.values())),
+        **how,
     )
 
 

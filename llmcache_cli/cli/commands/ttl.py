@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -103,6 +103,13 @@ def ttl(
 
     app = app_context(ctx, url)
     policy = make_policy(app.settings, policy_name)
+    selection: dict[str, Any] = {  # what the live and the snapshot report both look at
+        "stock_entities": app.settings.stock_entities,
+        "cache_namespaces": app.settings.cache_namespaces,
+        "pattern": pattern,
+        "symbol": symbol,
+        "keys": key or None,
+    }
     if rdb:
         if sample is not None:
             raise UsageError("--sample is for a live scan: a snapshot is read whole")
@@ -116,11 +123,7 @@ def ttl(
             lambda advance: snapshot.inspect_ttls(
                 source,
                 policy,
-                stock_entities=app.settings.stock_entities,
-                cache_namespaces=app.settings.cache_namespaces,
-                pattern=pattern,
-                symbol=symbol,
-                keys=key or None,
+                **selection,
                 limit=limit,
                 on_progress=advance,
             ),
@@ -140,11 +143,7 @@ def ttl(
             lambda advance: inspect_ttls(
                 handle,
                 policy,
-                stock_entities=app.settings.stock_entities,
-                cache_namespaces=app.settings.cache_namespaces,
-                pattern=pattern,
-                symbol=symbol,
-                keys=key or None,
+                **selection,
                 sample=sample,
                 limit=limit,
                 on_progress=advance,
