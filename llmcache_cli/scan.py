@@ -9,6 +9,12 @@ after it is sent as soon as that SCAN's reply arrives, so the server works on ba
 this process digests batch i. Deletions use ``overlap=False``: nothing is in flight when a batch
 is handed over, so a run that stops there (Ctrl-C, a server failure) knows exactly what ran.
 
+A ``PageScript`` takes SCAN's place where the per-key step is a read-only script: one
+``EVAL_RO`` runs the SCAN itself and the per-key commands of the keys it found, and returns the
+cursor, the keys and their replies; nothing is sent per key, and the keys make no round trip
+back to the server. The overlap is the same: the next page's script is sent as soon as a page
+arrives.
+
 Keys that vanish between SCAN and the per-key step come back as their commands' nil replies.
 A connection is borrowed from the node's own pool and returned clean; if a scan stops half-way
 with replies in flight, the connection is closed instead of reused. ``each_node`` runs one scan
@@ -44,6 +50,7 @@ __all__ = [
     "BatchScan",
     "KeyCommands",
     "NodeScan",
+    "PageScript",
     "Tail",
     "each_node",
     "fetch",
@@ -61,34 +68,75 @@ PageHook = Callable[[int], None]
 Tail = Callable[[list[bytes]], Sequence[Sequence[Any]]]
 
 
+@dataclass(frozen=True)
+class PageScript:
+    """A read-only Lua script that runs one SCAN page itself: it gets SCAN's arguments (the
+    cursor first) as ``ARGV`` and returns ``{cursor, keys, replies}``, ``width`` replies per key
+    in key order, as ``KeyCommands`` of that width would have."""
+
+    source: str
+    width: int
+
+
+def _scan_args(match: str | None, count: int, type_: str | None) -> list[Any]:
+    args: list[Any] = ["MATCH", match] if match else []
+    args += ["COUNT", count]
+    if type_:
+        args += ["TYPE", type_]
+    return args
+
+
 class _Scanner:
+    """A page is ``SCAN cursor ...``; its keys' replies come from the per-key commands."""
+
+    width = 0
+    script = False
+
     def __init__(self, match: str | None, count: int, type_: str | None) -> None:
-        args: list[Any] = ["MATCH", match] if match else []
-        args += ["COUNT", count]
-        if type_:
-            args += ["TYPE", type_]
-        self._argc = 2 + len(args)  # SCAN, cursor, then these
+        args = _scan_args(match, count, type_)
+        self._head = b"*%d\r\n$4\r\nSCAN\r\n" % (2 + len(args))  # SCAN, cursor, then these
         self._tail = b"".join(bulk(a) for a in args)
 
     def command(self, cursor: bytes) -> bytes:
-        return b"*%d\r\n$4\r\nSCAN\r\n%s" % (self._argc, bulk(cursor)) + self._tail
+        return self._head + bulk(cursor) + self._tail
 
     @staticmethod
-    def parse(reply: Reply) -> tuple[bytes, list[bytes]]:
+    def parse(reply: Reply) -> tuple[bytes, list[bytes], list[Reply]]:
         if isinstance(reply, Exception):
             raise reply
         cursor, keys = reply
-        return bytes(cursor), list(keys)
+        return bytes(cursor), list(keys), []
+
+
+class _ScriptScanner(_Scanner):
+    """A page is ``EVAL_RO script 0 cursor ...``, which brings the keys' replies with it."""
+
+    script = True
+
+    def __init__(self, page: PageScript, match: str | None, count: int, type_: str | None) -> None:
+        args = _scan_args(match, count, type_)
+        self.width = page.width
+        self._head = b"*%d\r\n$7\r\nEVAL_RO\r\n%s$1\r\n0\r\n" % (4 + len(args), bulk(page.source))
+        self._tail = b"".join(bulk(a) for a in args)
+
+    @staticmethod
+    def parse(reply: Reply) -> tuple[bytes, list[bytes], list[Reply]]:
+        if isinstance(reply, Exception):
+            raise reply
+        cursor, keys, replies = reply
+        return bytes(cursor), list(keys), list(replies)
 
 
 @dataclass
 class _Write:
-    """What one write asked for: a SCAN (``more``), the per-key commands of ``keys``, ``tail``."""
+    """What one write asked for: a SCAN (``more``), the per-key commands of ``keys``, ``tail``;
+    ``replies``: the keys' replies a page script already brought."""
 
     keys: list[bytes]
     scanned: int
     more: bool
     tail: int = 0
+    replies: list[Reply] | None = None
 
 
 class BatchScan:
@@ -110,10 +158,15 @@ class BatchScan:
         on_page: PageHook | None = None,
         overlap: bool = True,
         check: bool = True,
+        script: PageScript | None = None,
     ) -> None:
+        if script is not None and commands.width:
+            raise ValueError("a page script brings the per-key replies: no per-key commands with it")
         self.node, self.commands, self.max_keys = node, commands, max_keys
         self.keep, self.tail, self.on_page, self.overlap, self.check = keep, tail, on_page, overlap, check
-        self._scanner = _Scanner(match, count, type_)
+        self._scanner = (
+            _Scanner(match, count, type_) if script is None else _ScriptScanner(script, match, count, type_)
+        )
         self.complete = False
 
     def __iter__(self) -> Iterator[Batch]:
@@ -121,16 +174,16 @@ class BatchScan:
         with borrowed(self.node.client.connection_pool) as conn:
             read = reply_reader(conn)
             conn.send_packed_command([scanner.command(b"0")])
-            cursor, raw = scanner.parse(read(1)[0])
+            cursor, raw, found = scanner.parse(read(1)[0])
             seen = len(raw)
-            write = self._send(conn, cursor, raw, seen)
+            write = self._send(conn, cursor, raw, found, seen)
             while True:
                 n = width * len(write.keys)
                 scan_reply: Reply = None
                 if write.more and self.overlap:
-                    cursor, raw = scanner.parse(read(1)[0])
+                    cursor, raw, found = scanner.parse(read(1)[0])
                     seen += len(raw)
-                    following = self._send(conn, cursor, raw, seen)
+                    following = self._send(conn, cursor, raw, found, seen)
                     replies = read(n + write.tail)
                 elif write.more:
                     scan_reply, *replies = read(1 + n + write.tail)
@@ -138,31 +191,52 @@ class BatchScan:
                     replies = read(n + write.tail)
                 if self.check:
                     raise_fatal(replies)
-                own = replies if len(replies) == n else replies[:n]  # no copy without a tail
+                if write.replies is not None:  # brought by the page script (a failed call fails it all)
+                    own = write.replies
+                else:
+                    own = replies if len(replies) == n else replies[:n]  # no copy without a tail
                 yield Batch(write.keys, own, replies[n:], write.scanned)
                 if not write.more:
                     break
                 if not self.overlap:  # only now: nothing was in flight while the caller had the batch
-                    cursor, raw = scanner.parse(scan_reply)
+                    cursor, raw, found = scanner.parse(scan_reply)
                     seen += len(raw)
-                    following = self._send(conn, cursor, raw, seen)
+                    following = self._send(conn, cursor, raw, found, seen)
                 write = following
             self.complete = cursor == b"0"
 
-    def _send(self, conn: Any, cursor: bytes, raw: list[bytes], seen: int) -> _Write:
-        """Send the write for a page just read (with the next SCAN unless it was the last)."""
+    def _send(self, conn: Any, cursor: bytes, raw: list[bytes], found: list[Reply], seen: int) -> _Write:
+        """Send the write for a page just read (with the next SCAN unless it was the last);
+        ``found``: the page's replies when a page script brought them."""
         if self.on_page is not None:
             self.on_page(len(raw))  # before anything is sent for the page: it may stop the scan
-        keep = self.keep
-        keys = raw if keep is None else [k for k in dict.fromkeys(raw) if keep(k)]
+        keep, scanner = self.keep, self._scanner
+        replies: list[Reply] | None = None
+        if not scanner.script:
+            keys = raw if keep is None else [k for k in dict.fromkeys(raw) if keep(k)]
+        elif keep is None:
+            keys, replies = raw, found
+        else:
+            keys, replies = _kept(raw, found, scanner.width, keep)
         more = cursor != b"0" and (self.max_keys is None or seen < self.max_keys)
         commands = self.tail(keys) if self.tail is not None and keys else ()
-        payload = (self._scanner.command(cursor) if more else b"") + self.commands.pack(keys)
+        payload = (scanner.command(cursor) if more else b"") + self.commands.pack(keys)
         if commands:
             payload += pack_commands(commands)
         if payload:
             conn.send_packed_command([payload])
-        return _Write(keys, len(raw), more, len(commands))
+        return _Write(keys, len(raw), more, len(commands), replies)
+
+
+def _kept(
+    raw: list[bytes], replies: list[Reply], width: int, keep: KeyFilter
+) -> tuple[list[bytes], list[Reply]]:
+    """The keys ``keep`` keeps (each once) and their ``width`` replies each."""
+    first: dict[bytes, int] = {}
+    for i, key in enumerate(raw):
+        if key not in first and keep(key):
+            first[key] = i
+    return list(first), [replies[width * i + j] for i in first.values() for j in range(width)]
 
 
 def scan_batches(
@@ -177,6 +251,7 @@ def scan_batches(
     on_page: PageHook | None = None,
     overlap: bool = True,
     check: bool = True,
+    script: PageScript | None = None,
 ) -> BatchScan:
     """The keys SCAN finds on ``node``, page by page, with the replies of ``commands``.
 
@@ -187,7 +262,8 @@ def scan_batches(
     with none of that page's commands sent. ``overlap=False`` leaves nothing in flight while the
     caller holds a batch (for deletions). Errors that concern the whole connection are raised
     (wrap the loop in ``handle.translated(node)``) unless ``check`` is off, and then the caller
-    checks every reply itself.
+    checks every reply itself. ``script`` runs each page (SCAN and per-key step) in one
+    read-only script instead (then ``commands`` is empty).
     """
     return BatchScan(
         node,
@@ -200,6 +276,7 @@ def scan_batches(
         on_page=on_page,
         overlap=overlap,
         check=check,
+        script=script,
     )
 
 

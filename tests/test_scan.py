@@ -13,8 +13,18 @@ import redis
 
 from llmcache_cli.client import ClientOptions, Node, RedisHandle, connect
 from llmcache_cli.errors import ConnectionFailed, PermissionDenied
+from llmcache_cli.features import detect_features
 from llmcache_cli.resp import pack_command
-from llmcache_cli.scan import KEY, KeyCommands, each_node, fetch, scan_batches, scan_keys, total_keys
+from llmcache_cli.scan import (
+    KEY,
+    KeyCommands,
+    PageScript,
+    each_node,
+    fetch,
+    scan_batches,
+    scan_keys,
+    total_keys,
+)
 from tests.support.servers import free_port
 
 pytestmark = pytest.mark.redis
@@ -85,6 +95,52 @@ def test_replies_match_one_command_per_key(
         assert abs(ttl - real_redis.ttl(key)) <= 1  # a second may tick between the two reads
         assert type_ == real_redis.type(key)
     assert got[b"analysis:stock:S7:v1"][1] == -1
+
+
+# A page script returning each key's TYPE and STRLEN-or-0, in key order (width 2).
+TYPE_AND_LENGTH = PageScript(
+    """
+local page = redis.call('SCAN', unpack(ARGV))
+local out = {}
+for i, key in ipairs(page[2]) do
+  local kind = redis.call('TYPE', key)['ok']
+  out[2 * i - 1] = kind
+  out[2 * i] = kind == 'string' and redis.call('STRLEN', key) or 0
+end
+return {page[1], page[2], out}
+""",
+    width=2,
+)
+
+
+@pytest.mark.parametrize("overlap", [True, False])
+def test_a_page_script_brings_each_keys_replies(
+    real_redis: redis.Redis, handle: RedisHandle, overlap: bool
+) -> None:
+    if not detect_features(real_redis).has("eval_ro"):
+        pytest.skip("the server has no EVAL_RO (Redis 6.2)")
+    fill(real_redis, 1500)
+    node = handle.nodes[0]
+    got: dict[bytes, tuple[bytes, int]] = {}
+    pages = scan_batches(node, script=TYPE_AND_LENGTH, count=97, overlap=overlap)
+    for batch in pages:
+        assert len(batch.replies) == 2 * len(batch.keys) == 2 * batch.scanned and batch.tail == []
+        for i, key in enumerate(batch.keys):
+            got[key] = (batch.replies[2 * i], batch.replies[2 * i + 1])
+    assert pages.complete and len(got) == real_redis.dbsize() == 1502
+    assert got[b"analysis:stock:S7:v1"] == (b"string", 7) and got[b"h:stock:AAPL"] == (b"hash", 0)
+    # match, keep (each kept key once, with its own replies) and max_keys, as with SCAN
+    odd = scan_batches(
+        node, script=TYPE_AND_LENGTH, match="analysis:*", keep=lambda k: int(k.split(b":")[2][1:]) % 2 == 1
+    )
+    kept = {k: (b.replies[2 * i], b.replies[2 * i + 1]) for b in odd for i, k in enumerate(b.keys)}
+    assert kept == {
+        k: v for k, v in got.items() if k.startswith(b"analysis:") and int(k.split(b":")[2][1:]) % 2
+    }
+    sampled = scan_batches(node, script=TYPE_AND_LENGTH, count=100, max_keys=250)
+    assert 250 <= sum(b.scanned for b in sampled) < 450 and not sampled.complete
+    with pytest.raises(ValueError):
+        scan_batches(node, KeyCommands(("PTTL", KEY)), script=TYPE_AND_LENGTH)
 
 
 def test_match_max_keys_and_keep(real_redis: redis.Redis, handle: RedisHandle) -> None:

@@ -57,6 +57,7 @@ def collect_stats(
     cache_namespaces: Collection[str] = (),
     on_progress: Progress | None = None,
     pace: float | None = None,
+    in_server: bool = False,
 ) -> StatsReport:
     """Everything the dashboard shows; Ctrl-C during the scan returns it ``partial``.
 
@@ -68,7 +69,9 @@ def collect_stats(
     nodes = _without_own_reads(handle, serverinfo.gather(handle))
     keyspace = serverinfo.keyspace_figures(nodes)
     pacers = Pacers(pace)
-    breakdown, partial = _breakdown(handle, nodes, full, sample, cache_namespaces, on_progress, pacers)
+    breakdown, partial = _breakdown(
+        handle, nodes, full, sample, cache_namespaces, on_progress, pacers, in_server
+    )
     if breakdown.exact and breakdown.counter_keys is not None:
         llm = live_counters.read_counters(handle, breakdown.counter_keys, exact=True)
     elif breakdown.exact or keyspace.keys <= COUNTER_SCAN_MAX_KEYS:
@@ -112,8 +115,10 @@ def _breakdown(
     cache_namespaces: Collection[str],
     on_progress: Progress | None,
     pacers: Pacers,
+    in_server: bool,
 ) -> tuple[Breakdown, bool]:
-    """Every primary (a cluster's concurrently), each one's sample scaled to its own DBSIZE."""
+    """Every primary (a cluster's concurrently), each one's sample scaled to its own DBSIZE;
+    ``in_server``: the per-key figures from a page script where the node runs it."""
     per_node = None if full else max(1, math.ceil(sample / len(handle.nodes)))
     count = SCAN_COUNT if per_node is None else min(SCAN_COUNT, per_node)
     tallies = [NamespaceTally(watch=live_counters.STATS_PREFIX) for _ in handle.nodes]
@@ -121,7 +126,7 @@ def _breakdown(
 
     partial = False
 
-    methods = [per_key.method_for(node, full) for node in handle.nodes] if handle.nodes else []
+    methods = [per_key.method_for(node, in_server) for node in handle.nodes] if handle.nodes else []
     probes = [i for i, method in enumerate(methods) if method == per_key.SCRIPT]
     for i in probes:
         handle.count_lookups(i, 0, 1)  # the probe's PTTL of a key that does not exist
@@ -132,7 +137,7 @@ def _breakdown(
             per_key.commands(methods[i]),
             count=count,
             max_keys=per_node,
-            tail=per_key.tail(methods[i]),
+            script=per_key.page_script(methods[i]),
             on_page=pacers.hook(i, node.client),
         )
         return scans[i]
@@ -142,7 +147,7 @@ def _breakdown(
     try:
         with scan:
             for i, batch in scan:
-                memories, pttls = per_key.split(methods[i], batch)
+                memories, pttls = per_key.split(batch)
                 tallies[i].add_batch(batch.keys, memories, pttls)
                 hits, misses = pttl_lookups(pttls)
                 handle.count_lookups(i, hits, misses)

@@ -1,12 +1,15 @@
 """MEMORY USAGE and PTTL of every key of a scan: inside the server where it runs read-only
 scripts, pipelined where it does not.
 
-A script (``EVAL_RO``, Redis 7+) gets a SCAN page's keys as ``ARGV`` (not ``KEYS``: a page spans
-many hash slots, and every key of it is on this node) and returns both figures per key: one
-command and one reply per page instead of two of each per key, which costs the server less
-CPU. Where scripting is refused (an ACL without EVAL_RO or MEMORY inside scripts, a managed
-service, Redis 6.2 without EVAL_RO) each node falls back to the two pipelined commands. Which
-way a node went is the report's ``method``.
+A script (``EVAL_RO``, Redis 7+) runs a whole SCAN page: the SCAN itself, then both figures per
+key it found, and returns the cursor, the keys and the figures (``scan.PageScript``). One
+command and one reply per page instead of a SCAN and two commands per key: the server parses no
+per-key commands and gets no key names sent back to it, which costs it less CPU, and this
+process packs nothing per key. A page spans many hash slots, all on this node: the keys are not
+declared (no ``KEYS``), which scripts without flags may do. Where scripting is refused (an ACL
+without EVAL_RO, or without MEMORY or SCAN inside scripts, a managed service, Redis 6.2 without
+EVAL_RO) each node falls back to the two pipelined commands. Which way a node went is the
+report's ``method``.
 """
 
 from __future__ import annotations
@@ -17,27 +20,34 @@ from typing import Any
 import redis.exceptions as rex
 
 from llmcache_cli.client import Node
-from llmcache_cli.scan import KEY, Batch, KeyCommands
+from llmcache_cli.scan import KEY, Batch, KeyCommands, PageScript
 
 SCRIPT = "script"  # EVAL_RO per SCAN page
 PIPELINE = "pipeline"  # MEMORY USAGE and PTTL per key, pipelined
 
-_LUA = """
-local out = {}
-for i, key in ipairs(ARGV) do
-  local memory = redis.call('MEMORY', 'USAGE', key)
-  out[2 * i - 1] = memory or -2
-  out[2 * i] = redis.call('PTTL', key)
+PAGE = PageScript(
+    """
+local page = redis.call('SCAN', unpack(ARGV))
+local figures = {}
+for i, key in ipairs(page[2]) do
+  figures[2 * i - 1] = redis.call('MEMORY', 'USAGE', key) or -2
+  figures[2 * i] = redis.call('PTTL', key)
 end
-return out
-"""
-_PROBE = "redis.call('MEMORY', 'USAGE', ARGV[1]); redis.call('PTTL', ARGV[1]); return 1"
+return {page[1], page[2], figures}
+""",
+    width=2,
+)
+_PROBE = (
+    "redis.call('SCAN', '0', 'MATCH', ARGV[1], 'COUNT', 1);"
+    " redis.call('MEMORY', 'USAGE', ARGV[1]); redis.call('PTTL', ARGV[1]); return 1"
+)
 MEMORY_AND_TTL = KeyCommands(("MEMORY", "USAGE", KEY), ("PTTL", KEY))
 NO_KEY_COMMANDS = KeyCommands()
 
 
 def method_for(node: Node, allow_script: bool = True) -> str:
-    """SCRIPT when ``node`` runs the read-only script (probed on a key that does not exist)."""
+    """SCRIPT when ``node`` runs the page script's commands in a read-only script (probed on a
+    key that does not exist)."""
     if not allow_script:
         return PIPELINE
     try:
@@ -51,25 +61,16 @@ def commands(method: str) -> KeyCommands:
     return NO_KEY_COMMANDS if method == SCRIPT else MEMORY_AND_TTL
 
 
-def tail(method: str) -> Any:
-    """The batch-level command of the script method (None for the pipelined one)."""
-    if method != SCRIPT:
-        return None
-    return lambda keys: [("EVAL_RO", _LUA, 0, *keys)]
+def page_script(method: str) -> PageScript | None:
+    """The scan's page script (None for the pipelined method)."""
+    return PAGE if method == SCRIPT else None
 
 
-def split(method: str, batch: Batch) -> tuple[Sequence[Any], Sequence[Any]]:
-    """(MEMORY USAGE replies, PTTL replies) of a batch, in key order. A key gone before it was
-    measured has PTTL -2 either way (the tallies skip it on that): its memory is nil pipelined,
-    -2 from the script (atomic: both figures are of the same moment)."""
-    if method != SCRIPT:
-        return batch.replies[0::2], batch.replies[1::2]
-    if not batch.keys:
-        return [], []
-    reply = batch.tail[0]
-    if isinstance(reply, Exception):
-        raise reply
-    return reply[0::2], reply[1::2]
+def split(batch: Batch) -> tuple[Sequence[Any], Sequence[Any]]:
+    """(MEMORY USAGE replies, PTTL replies) of a batch, in key order, whichever the method. A
+    key gone before it was measured has PTTL -2 either way (the tallies skip it on that): its
+    memory is nil pipelined, -2 from the script (atomic: both figures are of the same moment)."""
+    return batch.replies[0::2], batch.replies[1::2]
 
 
 def method_name(methods: Sequence[str]) -> str:

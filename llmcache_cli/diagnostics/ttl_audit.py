@@ -1,9 +1,10 @@
 """TTL inspection (``llmcache ttl``): histogram, per-data-type TTLs against the policy, leaks.
 
-Every key gets ``PTTL`` and ``MEMORY USAGE`` (pipelined per SCAN batch). The counts are exact
-on a full scan (the default); ``sample`` looks at about that many keys only. The keys listed
-(no TTL: largest first; over the policy: furthest over first) are capped at ``limit``; the
-remaining TTLs are kept as 8-byte integers per data type, for the medians.
+Every key gets ``PTTL`` and ``MEMORY USAGE`` (one read-only script per SCAN page, or pipelined;
+see ``per_key``). The counts are exact on a full scan (the default); ``sample`` looks at about
+that many keys only. The keys listed (no TTL: largest first; over the policy: furthest over
+first) are capped at ``limit``; the remaining TTLs are counted per whole second and data type,
+for the medians (a count per distinct second, not a number per key).
 """
 
 from __future__ import annotations
@@ -78,8 +79,11 @@ def inspect_ttls(
     limit: int = 20,
     on_progress: Progress | None = None,
     pace: float | None = None,
+    in_server: bool = False,
 ) -> TTLReport:
-    """Look at the selected keys (all by default); Ctrl-C returns what was gathered."""
+    """Look at the selected keys (all by default); Ctrl-C returns what was gathered.
+    ``in_server``: MEMORY USAGE and PTTL in a read-only script per SCAN page where the server
+    runs it (see ``per_key``), pipelined otherwise."""
     if sum(x is not None for x in (pattern, symbol, keys)) > 1:
         raise ValueError("choose one of pattern, symbol and keys")
     tally = TTLTally(policy, stock_entities, limit, cache_namespaces)
@@ -93,7 +97,16 @@ def inspect_ttls(
             exact = True
         else:
             exact = _scan(
-                handle, tally, pattern, symbol, stock_entities, sample, on_progress, pacers, methods
+                handle,
+                tally,
+                pattern,
+                symbol,
+                stock_entities,
+                sample,
+                on_progress,
+                pacers,
+                methods,
+                in_server,
             )
     except KeyboardInterrupt:
         partial = True
@@ -173,6 +186,7 @@ def _scan(
     on_progress: Progress | None,
     pacers: Pacers,
     methods: dict[int, str],
+    in_server: bool,
 ) -> bool:
     """Feed the tally from every primary (a cluster's concurrently); True when every selected
     key was looked at (a sample may cover all)."""
@@ -187,7 +201,7 @@ def _scan(
     def node_batches(i: int, node: Node) -> Iterator[Batch]:
         keep = None
         on_page = pacers.hook(i, node.client)
-        method = methods[i] = per_key.method_for(node, sample is None)
+        method = methods[i] = per_key.method_for(node, in_server)
         if method == per_key.SCRIPT:
             handle.count_lookups(i, 0, 1)  # the probe's PTTL of a key that does not exist
         if symbol is not None:
@@ -209,14 +223,14 @@ def _scan(
                 max_keys=per_node,
                 keep=keep,
                 on_page=on_page,
-                tail=per_key.tail(method),
+                script=per_key.page_script(method),
             )
             scans.append(batches)
             yield from batches
 
     with each_node(handle, node_batches) as scan:
         for node, batch in scan:
-            memories, pttls = per_key.split(methods[node], batch)
+            memories, pttls = per_key.split(batch)
             tally.add_batch(batch.keys, pttls, memories)
             handle.count_lookups(node, *pttl_lookups(pttls))
             if on_progress is not None:

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from array import array
 from bisect import bisect_right
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from heapq import heappush, heappushpop
 from typing import Any, NamedTuple
-
-import numpy as np
 
 from llmcache_cli.config import DATA_TYPES
 from llmcache_cli.diagnostics.common import (
@@ -91,14 +88,14 @@ class OverPolicyKey:
 
 
 class _Group:
-    __slots__ = ("keys", "memory", "no_ttl", "over", "ttls")
+    __slots__ = ("keys", "memory", "no_ttl", "over", "seconds")
 
     def __init__(self) -> None:
         self.keys = 0
         self.memory = 0
         self.no_ttl = 0
         self.over = 0
-        self.ttls = array("q")  # remaining TTLs in ms, for min / median / max
+        self.seconds: dict[int, int] = {}  # keys by remaining TTL in whole seconds (ttl_seconds)
 
 
 class _Head(NamedTuple):
@@ -188,7 +185,9 @@ class TTLTally:
                 elif limit and memory > no_ttl_heap[0][0]:
                     heappushpop(no_ttl_heap, (memory, key))
                 continue
-            group.ttls.append(pttl)
+            second = (pttl + 500) // 1000  # ttl_seconds, inlined: the hot loop
+            seconds = group.seconds
+            seconds[second] = seconds.get(second, 0) + 1
             limit_ms = info.limit_ms
             if limit_ms is not None and pttl > limit_ms:
                 group.over += 1
@@ -218,15 +217,15 @@ class TTLTally:
         rows = []
         for name in sorted(set(self.groups) & set(DATA_TYPES), key=lambda n: order[n]):
             group = self.groups[name]
-            ttls = np.frombuffer(group.ttls, dtype=np.int64) if len(group.ttls) else None
+            low, median, high = _spread(group.seconds)
             rows.append(
                 TypeTTL(
                     group=name,
                     keys=group.keys,
                     no_ttl=group.no_ttl,
-                    min_ttl_seconds=None if ttls is None else ttl_seconds(int(ttls.min())),
-                    median_ttl_seconds=None if ttls is None else round(float(np.median(ttls)) / 1000),
-                    max_ttl_seconds=None if ttls is None else ttl_seconds(int(ttls.max())),
+                    min_ttl_seconds=low,
+                    median_ttl_seconds=median,
+                    max_ttl_seconds=high,
                     policy_max_ttl_seconds=self.policy.max_ttl(name),
                     over_policy=group.over,
                 )
@@ -253,3 +252,24 @@ class TTLTally:
                 )
             )
         return tuple(out)
+
+
+def _spread(seconds: Mapping[int, int]) -> tuple[int | None, int | None, int | None]:
+    """(shortest, median, longest) remaining TTL in whole seconds of the keys counted in
+    ``seconds`` (keys by TTL); the median of an even count is the mean of the middle two,
+    rounded. All None for no keys."""
+    if not seconds:
+        return None, None, None
+    order = sorted(seconds)
+    n = sum(seconds.values())
+    low_rank, high_rank = (n - 1) // 2, n // 2  # the middle one or two, counted from 0
+    low = high = order[0]
+    counted = 0
+    for second in order:
+        if counted <= low_rank:
+            low = second
+        counted += seconds[second]
+        if counted > high_rank:
+            high = second
+            break
+    return order[0], round((low + high) / 2), order[-1]

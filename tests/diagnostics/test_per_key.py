@@ -16,7 +16,7 @@ from llmcache_cli.diagnostics import per_key
 from llmcache_cli.diagnostics.dashboard import collect_stats
 from llmcache_cli.diagnostics.ttl_audit import inspect_ttls
 from llmcache_cli.features import detect_features
-from llmcache_cli.scan import Batch
+from llmcache_cli.scan import scan_batches
 from llmcache_cli.ttl_policy import make_policy
 from tests.diagnostics.mixed import Mixed
 
@@ -43,31 +43,46 @@ def no_scripts(real_redis: redis.Redis, redis_url: str) -> Iterator[RedisHandle]
 def test_script_and_pipeline_give_the_same_reports(
     handle: RedisHandle, no_scripts: RedisHandle, mixed: Mixed
 ) -> None:
-    scripts = per_key.SCRIPT if has_eval_ro(handle) else per_key.PIPELINE  # Redis 6.2 has none
-    inside = collect_stats(handle, full=True)
-    outside = collect_stats(no_scripts, full=True)
-    assert (inside.breakdown.method, outside.breakdown.method) == (scripts, per_key.PIPELINE)
-    assert inside.breakdown.namespaces == outside.breakdown.namespaces
-    assert inside.breakdown.scanned == outside.breakdown.scanned == mixed.keys
+    """Pipelined by default; in the server when asked and allowed (Redis 6.2 has no EVAL_RO);
+    pipelined when asked but refused by the ACL. The same figures every way."""
+    scripts = per_key.SCRIPT if has_eval_ro(handle) else per_key.PIPELINE
+    default = collect_stats(handle, full=True)
+    inside = collect_stats(handle, full=True, in_server=True)
+    refused = collect_stats(no_scripts, full=True, in_server=True)
+    methods = (default.breakdown.method, inside.breakdown.method, refused.breakdown.method)
+    assert methods == (per_key.PIPELINE, scripts, per_key.PIPELINE)
+    assert default.breakdown.namespaces == inside.breakdown.namespaces == refused.breakdown.namespaces
+    assert inside.breakdown.scanned == refused.breakdown.scanned == mixed.keys
     assert as_json(inside)["per_key_method"] == scripts
     policy = make_policy(Settings(), None)
-    ttl_inside, ttl_outside = inspect_ttls(handle, policy), inspect_ttls(no_scripts, policy)
-    assert (ttl_inside.method, ttl_outside.method) == (scripts, per_key.PIPELINE)
-    assert [b.keys for b in ttl_inside.buckets] == [b.keys for b in ttl_outside.buckets]
-    assert [b.memory_bytes for b in ttl_inside.buckets] == [b.memory_bytes for b in ttl_outside.buckets]
-    assert ttl_inside.no_ttl_keys == ttl_outside.no_ttl_keys
+    ttls = [inspect_ttls(handle, policy), inspect_ttls(handle, policy, in_server=True)]
+    ttls.append(inspect_ttls(no_scripts, policy, in_server=True))
+    assert [t.method for t in ttls] == [per_key.PIPELINE, scripts, per_key.PIPELINE]
+    first = ttls[0]
+    for other in ttls[1:]:
+        assert [b.keys for b in other.buckets] == [b.keys for b in first.buckets]
+        assert [b.memory_bytes for b in other.buckets] == [b.memory_bytes for b in first.buckets]
+        assert other.no_ttl_keys == first.no_ttl_keys
 
 
 def has_eval_ro(handle: RedisHandle) -> bool:
     return bool(detect_features(handle.nodes[0].client).has("eval_ro"))
 
 
-def test_a_vanished_key_inside_the_script(real_redis: redis.Redis) -> None:
-    """A key gone between SCAN and the script: no memory, PTTL -2, as the pipelined replies
-    (EVAL on Redis 6.2, which has no EVAL_RO: the script is the same)."""
-    real_redis.set("stays", "y", ex=100)
-    command = "EVAL_RO" if detect_features(real_redis).has("eval_ro") else "EVAL"
-    reply = real_redis.execute_command(command, per_key._LUA, 0, "stays", "missing")
-    memories, pttls = per_key.split(per_key.SCRIPT, Batch([b"stays", b"missing"], [], [reply], 2))
-    assert memories[0] == real_redis.memory_usage("stays") and pttls[1] == -2
-    assert 0 < pttls[0] <= 100_000
+def test_the_page_script_reads_what_the_commands_read(real_redis: redis.Redis, handle: RedisHandle) -> None:
+    """SCAN, MEMORY USAGE and PTTL inside one script per page: the same figures as the commands
+    (memory exactly; PTTL within the milliseconds between the two reads)."""
+    if not has_eval_ro(handle):
+        pytest.skip("the server has no EVAL_RO (Redis 6.2): the pipelined method is the one")
+    real_redis.set("stays", "y" * 300, ex=100)
+    real_redis.set("forever", "z")
+    real_redis.hset("a:hash", mapping={"f": "v" * 100})
+    batches = list(scan_batches(handle.nodes[0], per_key.commands(per_key.SCRIPT), script=per_key.PAGE))
+    figures = {}
+    for batch in batches:
+        memories, pttls = per_key.split(batch)
+        figures.update(zip(batch.keys, zip(memories, pttls, strict=True), strict=True))
+    assert set(figures) == {b"stays", b"forever", b"a:hash"}
+    for key, (memory, pttl) in figures.items():
+        assert memory == real_redis.memory_usage(key)
+        assert pttl == -1 if key != b"stays" else 99_000 < pttl <= 100_000

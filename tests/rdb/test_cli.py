@@ -64,6 +64,8 @@ def test_errors_are_one_line(cli: Invoke, dump: Path, tmp_path: Path) -> None:  
         ("large-keys", "--rdb", str(dump), "--samples", "0"),
         ("large-keys", "--rdb", str(dump), "--allocator", "tcmalloc"),
         ("ttl", "--rdb", str(dump), "--sample", "10"),
+        ("ttl", "--rdb", str(dump), "--in-server"),
+        ("stats", "--rdb", str(dump), "--in-server"),
     ):
         result = cli(*args)
         assert result.exit_code == 2, (args, result.output)

@@ -112,8 +112,10 @@ def populate(admin: redis.Redis) -> None:
 READ_COMMANDS = [
     ["stats", "--json"],
     ["stats", "--full", "--json"],
+    ["stats", "--full", "--in-server", "--json"],
     ["stats", "--format", "prometheus"],
     ["ttl", "--json"],
+    ["ttl", "--in-server", "--json"],
     ["ttl", "--symbol", "AAPL", "--json"],
     ["large-keys", "--json"],
     ["get", "analysis:stock:MSFT:v1", "--json"],

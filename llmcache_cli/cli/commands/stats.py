@@ -15,6 +15,7 @@ from llmcache_cli.cli.app_context import app_context
 from llmcache_cli.cli.commands._rdb import (
     AllocatorOpt,
     DbOpt,
+    InServerOpt,
     NowOpt,
     PaceOpt,
     RdbOpt,
@@ -174,6 +175,7 @@ def stats(
     now: NowOpt = None,
     allocator: AllocatorOpt = "jemalloc",
     pace: PaceOpt = None,
+    in_server: InServerOpt = False,
 ) -> None:
     if json_output:
         if fmt is Format.prometheus:
@@ -182,7 +184,7 @@ def stats(
     if count is not None and watch is None:
         raise UsageError("--count only makes sense with --watch")
     check_live_only(rdb, db, now, allocator, url)
-    check_pace(pace, rdb)
+    check_pace(pace, rdb, in_server)
     if rdb:
         if watch is not None:
             raise UsageError("--watch refreshes a live server: a snapshot does not change")
@@ -196,13 +198,21 @@ def stats(
 
         def once(advance: Callable[[int], None] | None = None) -> StatsReport:
             return collect_stats(
-                handle, full=full, sample=sample, cache_namespaces=spaces, on_progress=advance, pace=pace
+                handle,
+                full=full,
+                sample=sample,
+                cache_namespaces=spaces,
+                on_progress=advance,
+                pace=pace,
+                in_server=in_server,
             )
 
         if watch is not None:
 
             def refresh() -> StatsReport:
-                return collect_stats(handle, full=full, sample=sample, cache_namespaces=spaces, pace=pace)
+                return collect_stats(
+                    handle, full=full, sample=sample, cache_namespaces=spaces, pace=pace, in_server=in_server
+                )
 
             _watch(refresh, fmt, watch, count)
             return

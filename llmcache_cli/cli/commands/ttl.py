@@ -10,6 +10,7 @@ from llmcache_cli.cli.app_context import app_context
 from llmcache_cli.cli.commands._rdb import (
     AllocatorOpt,
     DbOpt,
+    InServerOpt,
     NowOpt,
     PaceOpt,
     RdbOpt,
@@ -91,14 +92,15 @@ def ttl(
     now: NowOpt = None,
     allocator: AllocatorOpt = "jemalloc",
     pace: PaceOpt = None,
+    in_server: InServerOpt = False,
 ) -> None:
     if sum(x is not None for x in (pattern, symbol, key or None)) > 1:
         raise UsageError("--pattern, --symbol and --key select keys in different ways: use one")
     symbol = checked_symbol(symbol)
     check_live_only(rdb, db, now, allocator, url)
-    check_pace(pace, rdb)
+    check_pace(pace, rdb, in_server)
     from llmcache_cli.cli.render.ttl_view import as_json
-    from llmcache_cli.diagnostics.ttl_audit import inspect_ttls  # numpy, the market calendar
+    from llmcache_cli.diagnostics.ttl_audit import inspect_ttls  # the market calendar
     from llmcache_cli.ttl_policy import make_policy
 
     app = app_context(ctx, url)
@@ -148,6 +150,7 @@ def ttl(
                 limit=limit,
                 on_progress=advance,
                 pace=pace,
+                in_server=in_server,
             ),
         )
     if json_output:
