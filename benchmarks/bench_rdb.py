@@ -7,7 +7,8 @@ process, interleaved ``--repeat`` times (best counts; the machine may be shared)
 - ``redis-cli --memkeys -i 0`` on the live server (the reference);
 - ``llmcache large-keys --rdb FILE`` (ratio to redis-cli, peak RSS, and the commands the server
   ran meanwhile: INFO commandstats, which must show none);
-- live ``large-keys``, ``stats --full`` and ``ttl`` (ratios to large-keys);
+- live ``large-keys``, ``stats --full`` and ``ttl`` (ratios to large-keys), and the last two
+  with ``--in-server`` (MEMORY USAGE and PTTL in one EVAL_RO per page instead of pipelined);
 - ``large-keys --pace 10`` and ``invalidate --pattern '*' --all --dry-run --pace 10`` (the
   server CPU share each achieved, from its --json);
 - rdbtools' memory report on a Redis 6.2 snapshot, when rdbtools and a 6.2 binary (the
@@ -123,6 +124,8 @@ def measure(server: RedisServer, admin: Any, dump: Path, env: dict[str, str], re
         Runs("large-keys (live)", [LLMCACHE, "--url", url, "large-keys", "--json"]),
         Runs("stats --full (live)", [LLMCACHE, "--url", url, "stats", "--full", "--json"]),
         Runs("ttl (live)", [LLMCACHE, "--url", url, "ttl", "--json"]),
+        Runs("stats --full --in-server", [LLMCACHE, "--url", url, "stats", "--full", "--in-server", "--json"]),
+        Runs("ttl --in-server", [LLMCACHE, "--url", url, "ttl", "--in-server", "--json"]),
         Runs("large-keys --pace 10", [LLMCACHE, "--url", url, "large-keys", "--pace", "10", "--json"]),
         Runs(
             "invalidate --pace 10",
@@ -184,7 +187,7 @@ def rdbtools_comparison(tmp: Path, env: dict[str, str], keys: int) -> dict[str, 
 def report(
     runs: list[Runs], args: argparse.Namespace, fetch_s: float, rdbtools: dict[str, Any] | None
 ) -> None:
-    memkeys, from_rdb, large, full, ttl, paced, paced_invalidate = runs
+    memkeys, from_rdb, large, full, ttl, _full_script, _ttl_script, paced, paced_invalidate = runs
     print()
     print(f"Snapshot and live reports, {args.keys:,} keys, best of {args.repeat} (paced: one run)")
     header = f"{'command':<27}{'best s':>8}{'vs memkeys':>12}{'vs large-keys':>15}"
