@@ -124,7 +124,9 @@ def measure(server: RedisServer, admin: Any, dump: Path, env: dict[str, str], re
         Runs("large-keys (live)", [LLMCACHE, "--url", url, "large-keys", "--json"]),
         Runs("stats --full (live)", [LLMCACHE, "--url", url, "stats", "--full", "--json"]),
         Runs("ttl (live)", [LLMCACHE, "--url", url, "ttl", "--json"]),
-        Runs("stats --full --in-server", [LLMCACHE, "--url", url, "stats", "--full", "--in-server", "--json"]),
+        Runs(
+            "stats --full --in-server", [LLMCACHE, "--url", url, "stats", "--full", "--in-server", "--json"]
+        ),
         Runs("ttl --in-server", [LLMCACHE, "--url", url, "ttl", "--in-server", "--json"]),
         Runs("large-keys --pace 10", [LLMCACHE, "--url", url, "large-keys", "--pace", "10", "--json"]),
         Runs(
