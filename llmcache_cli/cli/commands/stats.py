@@ -208,13 +208,7 @@ def stats(
             )
 
         if watch is not None:
-
-            def refresh() -> StatsReport:
-                return collect_stats(
-                    handle, full=full, sample=sample, cache_namespaces=spaces, pace=pace, in_server=in_server
-                )
-
-            _watch(refresh, fmt, watch, count)
+            _watch(once, fmt, watch, count)
             return
         report = _collect_with_progress(handle, full, once)
     _emit(report, fmt)
