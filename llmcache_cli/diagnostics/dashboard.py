@@ -126,10 +126,13 @@ def _breakdown(
 
     partial = False
 
-    methods = [per_key.method_for(node, in_server) for node in handle.nodes] if handle.nodes else []
-    probes = [i for i, method in enumerate(methods) if method == per_key.SCRIPT]
-    for i in probes:
-        handle.count_lookups(i, 0, 1)  # the probe's PTTL of a key that does not exist
+    methods: list[str] = []
+    looked = [0, 0]  # (hits, misses) of the PTTLs
+    for i, node in enumerate(handle.nodes):
+        method, probed = per_key.method_for(node, in_server)
+        methods.append(method)
+        handle.count_lookups(i, probed)  # the probe's PTTL of an existing key
+        looked[0] += probed
 
     def node_batches(i: int, node: Node) -> BatchScan:
         scans[i] = scan_batches(
@@ -142,7 +145,6 @@ def _breakdown(
         )
         return scans[i]
 
-    looked = [0, len(probes)]  # (hits, misses) of the PTTLs
     scan = each_node(handle, node_batches)
     try:
         with scan:

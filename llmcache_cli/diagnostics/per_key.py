@@ -37,24 +37,29 @@ return {page[1], page[2], figures}
 """,
     width=2,
 )
-_PROBE = (
-    "redis.call('SCAN', '0', 'MATCH', ARGV[1], 'COUNT', 1);"
-    " redis.call('MEMORY', 'USAGE', ARGV[1]); redis.call('PTTL', ARGV[1]); return 1"
-)
+# The page script's three commands, on a key of this node's own (a key named here could belong
+# to another node of a cluster, which a script may not touch); 1 if a key was there to try.
+_PROBE = """
+local key = redis.call('SCAN', '0', 'COUNT', 100)[2][1]
+if not key then return 0 end
+redis.call('MEMORY', 'USAGE', key)
+redis.call('PTTL', key)
+return 1
+"""
 MEMORY_AND_TTL = KeyCommands(("MEMORY", "USAGE", KEY), ("PTTL", KEY))
 NO_KEY_COMMANDS = KeyCommands()
 
 
-def method_for(node: Node, allow_script: bool = True) -> str:
-    """SCRIPT when ``node`` runs the page script's commands in a read-only script (probed on a
-    key that does not exist)."""
+def method_for(node: Node, allow_script: bool = True) -> tuple[str, int]:
+    """(SCRIPT when ``node`` runs the page script's commands in a read-only script, else
+    PIPELINE; the keyspace hits the probe made: its PTTL of an existing key, 0 or 1)."""
     if not allow_script:
-        return PIPELINE
+        return PIPELINE, 0
     try:
-        node.client.execute_command("EVAL_RO", _PROBE, 0, "llmcache:probe:no-such-key")
+        tried = node.client.execute_command("EVAL_RO", _PROBE, 0)
     except (rex.ResponseError, rex.NoPermissionError):
-        return PIPELINE
-    return SCRIPT
+        return PIPELINE, 0
+    return SCRIPT, int(tried)
 
 
 def commands(method: str) -> KeyCommands:

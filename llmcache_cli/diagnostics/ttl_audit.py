@@ -201,9 +201,9 @@ def _scan(
     def node_batches(i: int, node: Node) -> Iterator[Batch]:
         keep = None
         on_page = pacers.hook(i, node.client)
-        method = methods[i] = per_key.method_for(node, in_server)
-        if method == per_key.SCRIPT:
-            handle.count_lookups(i, 0, 1)  # the probe's PTTL of a key that does not exist
+        method, probed = per_key.method_for(node, in_server)
+        methods[i] = method
+        handle.count_lookups(i, probed)  # the probe's PTTL of an existing key
         if symbol is not None:
             seen: set[bytes] = set()  # a key lives on one primary: one set per primary
 

@@ -48,6 +48,8 @@ def test_no_form_counts_the_tools_reads(cli: Invoke, redis_url: str, real_redis:
     first = _figures(json_of(cli("--url", redis_url, "stats", "--full", "--json")))
     others = (
         ["ttl", "--json"],
+        ["ttl", "--in-server", "--json"],
+        ["stats", "--full", "--in-server", "--json"],
         ["large-keys", "--json"],
         ["get", "analysis:stock:AAPL:v1"],
         ["get", "no:such"],

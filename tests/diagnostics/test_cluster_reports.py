@@ -41,6 +41,16 @@ def test_reports_cover_every_primary(cluster_url: str) -> None:
         assert report.scanned == 1
         whole = inspect_ttls(handle, make_policy(Settings()))
         assert whole.no_ttl == 50 and whole.bookkeeping.no_ttl == 1  # 50 entries; the counter hash
+        # the same reports with each primary's pages read by a script (Redis 6.2 has no EVAL_RO)
+        inside = inspect_ttls(handle, make_policy(Settings()), in_server=True)
+        assert inside.method in ("script", "pipeline") and whole.method == "pipeline"
+        assert (inside.buckets, inside.no_ttl_keys, inside.data_types) == (
+            whole.buckets,
+            whole.no_ttl_keys,
+            whole.data_types,
+        )
+        scripted = collect_stats(handle, full=True, in_server=True)
+        assert scripted.breakdown.namespaces == stats.breakdown.namespaces
 
         view = read_entry(handle, "analysis:stock:S3:v1")
         assert view.kind == "envelope" and view.memory_bytes == sizes["analysis:stock:S3:v1"]
