@@ -128,7 +128,7 @@ InServerOpt = Annotated[
     typer.Option(
         "--in-server",
         help="Live scan: read MEMORY USAGE and PTTL inside one read-only script per SCAN page "
-        "(EVAL_RO) instead of two pipelined commands per key. It sends about 100 bytes per page "
+        "(EVAL_RO) instead of two pipelined commands per key. It sends about 300 bytes per page "
         "instead of about 100 per key, for a server across a slow link; on a nearby server it "
         "costs more server CPU than the default. Where scripting is refused, the commands are "
         "pipelined; --json names the method.",
