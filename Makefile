@@ -60,7 +60,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check llmcache_cli
 	$(BIN)/mypy
 
-bench: $(STAMP) redis
+bench: $(STAMP) redis servers
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
 	$(BIN)/python -m benchmarks
 

