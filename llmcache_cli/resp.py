@@ -132,7 +132,9 @@ def reply_reader(conn: Any) -> Callable[[int], list[Reply]]:
             try:
                 add(respond(disable_decoding=True))
             except refused as exc:
-                add(exc)
+                # Without its traceback: that holds this frame, and so ``out``, in a cycle only
+                # the cyclic GC frees, which kept a page of replies alive per error reply.
+                add(exc.with_traceback(None))
         return out
 
     return read

@@ -4,8 +4,10 @@ commands, clean connections afterwards, and one scan per node run concurrently."
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 
 import pytest
@@ -275,6 +277,30 @@ def test_per_key_errors_are_returned_not_raised(real_redis: redis.Redis, handle:
         isinstance(replies[b"h:stock:AAPL"], redis.ResponseError)
         and replies[b"analysis:stock:S2:v1"] == b"xx"
     )
+
+
+def test_a_page_with_error_replies_is_freed_as_soon_as_it_is_dropped(
+    real_redis: redis.Redis, handle: RedisHandle
+) -> None:
+    """An error reply kept its traceback, whose frame held the page's replies in a cycle only
+    the cyclic GC frees: a scan of GETs over hashes kept pages of values alive (the preview of
+    300,000 benchmark keys took 201 MB of RSS, 97 MB without). With the GC off, each page must
+    go when the caller drops it."""
+    pipe = real_redis.pipeline(transaction=False)
+    for i in range(300):
+        pipe.hset(f"h:stock:S{i}", "f", "v")
+        pipe.set(f"s:stock:S{i}", "x" * 100)
+    pipe.execute()
+    alive = []
+    gc.disable()
+    try:
+        for batch in scan_batches(handle.nodes[0], KeyCommands(("GET", KEY)), count=50):
+            errors = [r for r in batch.replies if isinstance(r, redis.ResponseError)]
+            alive.extend(weakref.ref(e) for e in errors)
+            del batch, errors
+        assert len(alive) == 300 and [ref() for ref in alive if ref() is not None] == []
+    finally:
+        gc.enable()
 
 
 def test_fetch_runs_the_per_key_step_for_known_keys(real_redis: redis.Redis, handle: RedisHandle) -> None:

@@ -103,7 +103,7 @@ class _Tally:
     memory_bytes: int = 0
     regen_cost_usd: float = 0.0
     keys: list[tuple[int, bytes]] = field(default_factory=list)
-    seen: set[tuple[int, bytes]] = field(default_factory=set)
+    seen: dict[int, set[bytes]] = field(default_factory=dict)  # per node: no tuple per key
 
     def frozen(self) -> TargetResult:
         return TargetResult(
@@ -194,15 +194,16 @@ class _Run:
     def _keep(self, node_i: int, tally: _Tally) -> Callable[[bytes], bool]:
         """The exact test; a preview also counts each key once (SCAN may return a key twice; a
         deleted key cannot be found again)."""
-        accepts, seen, dedupe = tally.planned.target.accepts, tally.seen, not self.delete
+        accepts, dedupe = tally.planned.target.accepts, not self.delete
+        seen = tally.seen.setdefault(node_i, set())
 
         def keep(key: bytes) -> bool:
             if not accepts(key):
                 return False
             if dedupe:
-                if (node_i, key) in seen:
+                if key in seen:
                     return False
-                seen.add((node_i, key))
+                seen.add(key)
             return True
 
         return keep
