@@ -122,7 +122,7 @@ def test_a_page_script_brings_each_keys_replies(
     fill(real_redis, 1500)
     node = handle.nodes[0]
     if not detect_features(real_redis).has("eval_ro"):  # Redis 6.2: an error reply, raised
-        with pytest.raises(redis.ResponseError, match="(?i)unknown command"):
+        with pytest.raises(redis.ResponseError, match=r"(?i)unknown command"):
             list(scan_batches(node, script=TYPE_AND_LENGTH))
         return
     got: dict[bytes, tuple[bytes, int]] = {}
