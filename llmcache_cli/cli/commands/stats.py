@@ -61,6 +61,8 @@ Examples:
 
   llmcache stats --full --json
 
+  llmcache --url rediss://cache.example.com:6380 stats --full --in-server
+
   llmcache stats --watch 5
 
   llmcache stats --format prometheus > /var/lib/node_exporter/textfile/llmcache.prom

@@ -51,6 +51,8 @@ Examples:
 
   llmcache ttl --key analysis:stock:AAPL:v1 --policy by-type
 
+  llmcache --url rediss://cache.example.com:6380 ttl --in-server
+
   llmcache ttl --rdb backups/ --now 2026-01-05T14:30:00Z
 """
 
