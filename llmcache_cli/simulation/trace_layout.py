@@ -80,6 +80,8 @@ _ADJACENT = np.array(
 _PAIR = {
     name: np.array([pairs.index(name) if name in pairs else -1 for pairs in _KINDS]) for name in TRACE_FIELDS
 }
+if any(len(set(_PAIR[name].tolist())) != 1 for name in ("ts", "key", "symbol")):
+    raise RuntimeError("trace_layout reads ts, key and symbol at the same place in every layout")
 _SYMBOL_NAME = int(_PAIR["symbol"][0])  # the same in every kind, as are ts and key
 _WORD = {
     text: (tb.LOW_MASK[len(text)], np.uint64(int.from_bytes(text, "little")))
@@ -178,7 +180,7 @@ class Scratch:
 class _Quotes:
     """The quote pairs of the lines that may be decoded (``rows``): ``opening[j, p]`` and
     ``closing[j, p]`` are where pair ``p`` of line ``rows[j]`` opens and closes (pairs past the
-    line\'s own: anything), ``layout[j]`` its kind and ``last[j]`` where its closing brace is;
+    line's own: anything), ``layout[j]`` its kind and ``last[j]`` where its closing brace is;
     ``kind`` is that kind when every line shares it (then ``rows`` is all of them), else None."""
 
     rows: np.ndarray
@@ -192,7 +194,7 @@ class _Quotes:
 
     def after_name(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """Where the bare value after field ``name`` starts in each row, and its length (to the
-        next quote\'s comma, or to the closing brace after the last field)."""
+        next quote's comma, or to the closing brace after the last field)."""
         if self.kind is not None:
             p = int(_PAIR[name][self.kind])
             at = self.closing[:, p] + 2
@@ -215,7 +217,7 @@ def _uniform(buf: np.ndarray, quotes: np.ndarray, starts: np.ndarray, ends: np.n
         return None
     matrix = quotes.reshape(n, count)
     # Each line has at least ``count`` quotes (its first and last lie within it), and there
-    # are exactly ``count * n``: so each has exactly ``count``, and row i is line i\'s.
+    # are exactly ``count * n``: so each has exactly ``count``, and row i is line i's.
     if not (bool((matrix[:, 0] >= starts).all()) and bool((matrix[:, -1] < ends).all())):
         return None
     symbol = buf[matrix[:, 2 * _SYMBOL_NAME + 1] + 2] == QUOTE
@@ -230,9 +232,9 @@ def _uniform(buf: np.ndarray, quotes: np.ndarray, starts: np.ndarray, ends: np.n
     if count != 2 * _PAIRS[kind]:
         return None
     expected, checked = _UNIFORM_CHECKS[count][kind]
-    # Each field name in its place (its length), and \'":"\' / \'","\' around every text value:
-    # differences of consecutive quotes (the last column of a row: to the next line\'s first,
-    # not checked), the same checks as the general path\'s. Lines are < 2 GB: int32 steps.
+    # Each field name in its place (its length), and '":"' / '","' around every text value:
+    # differences of consecutive quotes (the last column of a row: to the next line's first,
+    # not checked), the same checks as the general path's. Lines are < 2 GB: int32 steps.
     steps = np.empty(quotes.size, dtype=np.int32)
     np.subtract(quotes[1:], quotes[:-1], out=steps[:-1], casting="unsafe")
     steps[-1] = 0
@@ -244,7 +246,7 @@ def _uniform(buf: np.ndarray, quotes: np.ndarray, starts: np.ndarray, ends: np.n
 
 
 def _uniform_checks(kind: int) -> tuple[np.ndarray, np.ndarray]:
-    """For ``_uniform``: each difference of consecutive quotes that is checked (a name\'s length
+    """For ``_uniform``: each difference of consecutive quotes that is checked (a name's length
     + 1, or 2 between a name and a text value) and which ones are."""
     lengths, adjacent, pairs = _LENGTHS[kind], _ADJACENT[kind], int(_PAIRS[kind])
     expected = np.zeros(2 * pairs, dtype=np.int32)
@@ -267,7 +269,7 @@ _UNIFORM_CHECKS = {
 def _general(
     buf: np.ndarray, quotes: np.ndarray, starts: np.ndarray, ends: np.ndarray, ok: np.ndarray
 ) -> _Quotes:
-    """The quote pairs of any block: each line\'s quotes gathered, its layout read per line."""
+    """The quote pairs of any block: each line's quotes gathered, its layout read per line."""
     first = np.searchsorted(quotes, starts)
     count = np.searchsorted(quotes, ends) - first
     ok = ok & np.isin(count, list(_UNIFORM_CHECKS))
@@ -282,7 +284,7 @@ def _general(
     near = count[sel] == 2 * _PAIRS[layout + 4]
     layout = layout + 4 * near
     good = count[sel] == 2 * _PAIRS[layout]
-    # Each field name in its place (its length), and \'":"\' / \'","\' around every text value.
+    # Each field name in its place (its length), and '":"' / '","' around every text value.
     lengths = closing - opening - 1
     gaps = opening[:, 1:] - closing[:, :-1]
     for kind in np.flatnonzero(np.bincount(layout, minlength=len(_KINDS))).tolist():
@@ -326,10 +328,12 @@ def decode_fast(
     scratch: Scratch,
     want_tokens: bool,
     escapes: bool = True,
+    controls: np.ndarray | None = None,
 ) -> np.ndarray:
     """Fill ``out`` for the lines laid out exactly as the library writes them; which ones were.
     Token counts are read only when ``want_tokens`` (else checked). ``escapes``: whether the
-    block may hold a backslash (False: known not to)."""
+    block may hold a backslash (False: known not to); ``controls``: where it holds control
+    bytes other than line ends (JSON allows none in a string: such lines go to json)."""
     done = np.zeros(starts.size, dtype=bool)
     keys.fresh.clear()
     words = tb.words_of(buf)
@@ -338,6 +342,8 @@ def decode_fast(
     size = int(ends[-1])
     if escapes and np.equal(buf[:size], BACKSLASH, out=scratch.equal[:size]).any():  # for the slow path
         ok[np.searchsorted(starts, np.flatnonzero(scratch.equal[:size]), side="right") - 1] = False
+    if controls is not None and controls.size:
+        ok[np.searchsorted(starts, controls, side="right") - 1] = False
     quotes = np.flatnonzero(np.equal(buf[:size], QUOTE, out=scratch.equal[:size]))
     q = _uniform(buf, quotes, starts, ends)
     if q is None:
@@ -359,7 +365,7 @@ def decode_fast(
         near = np.flatnonzero(with_near)
         at, length = q.after_name("near")
         good[near] &= _true_or_false(words, at[near], length[near])[1]
-    ts, key = _PAIR["ts"][0] + 1, _PAIR["key"][0] + 1  # their values\' pairs, the same in every kind
+    ts, key = _PAIR["ts"][0] + 1, _PAIR["key"][0] + 1  # the pairs of their values, the same in every kind
     t_ms, ts_ok = tb.times(words, opening[:, ts] + 1, closing[:, ts] - opening[:, ts] - 1)
     good &= ts_ok
     key_at, key_len = opening[:, key] + 1, closing[:, key] - opening[:, key] - 1

@@ -33,7 +33,7 @@ READERS = ("numpy", "json")
 PREFERRED = "numpy"
 BLOCK_BYTES = 1 << 23
 PARALLEL_MIN_BYTES = 1 << 25  # smaller files are read by one process
-NEWLINE = 10
+NEWLINE, CR = 10, 13
 COLUMNS = ("offset", "t_ms", "key_id", "hit", *VALUES)
 
 
@@ -151,14 +151,20 @@ def _range(path: str, where: str, begin: int, end: int, want_tokens: bool) -> _R
                 break
             buf = np.frombuffer(store, dtype=np.uint8)
             buf[size : size + tb.PAD] = 0
-            ends = np.flatnonzero(np.equal(buf[:size], NEWLINE, out=scratch.equal[:size]))
+            # line ends, and any other control byte (in the same pass: a CR before a newline is
+            # part of the line end, and a line with another one goes to json)
+            controls = np.flatnonzero(np.less(buf[:size], 0x20, out=scratch.equal[:size]))
+            newline = buf[controls] == NEWLINE
+            ends, controls = controls[newline], controls[~newline]
+            if controls.size:
+                controls = controls[(buf[controls] != CR) | (buf[controls + 1] != NEWLINE)]
             if final and (ends.size == 0 or ends[-1] != size - 1):
                 ends = np.append(ends, size)
             if ends.size:
                 starts = np.concatenate(([0], ends[:-1] + 1))
                 escapes = store.find(b"\\", 0, size) >= 0  # memchr: far faster than a numpy scan
                 block, n_fast, new_key = _block(
-                    buf, starts, ends, keys, where, line_no, scratch, want_tokens, escapes
+                    buf, starts, ends, keys, where, line_no, scratch, want_tokens, escapes, controls
                 )
                 renumber |= new_key
                 block["offset"] = block["offset"] + offset
@@ -189,18 +195,19 @@ def _block(
     scratch: Scratch,
     want_tokens: bool,
     escapes: bool = True,
+    controls: np.ndarray | None = None,
 ) -> tuple[dict[str, np.ndarray], int, bool]:
     """The block's records, how many ``decode_fast`` took, and whether a line it did not
     take brought a new key."""
     n = starts.size
-    ends = np.where((ends > starts) & (buf[np.maximum(ends - 1, 0)] == 13), ends - 1, ends)  # CRLF
+    ends = np.where((ends > starts) & (buf[np.maximum(ends - 1, 0)] == CR), ends - 1, ends)  # CRLF
     out: dict[str, np.ndarray] = {"offset": starts.astype(np.int64), "t_ms": np.zeros(n, np.int64)}
     out["key_id"] = np.zeros(n, np.int64)
     out["hit"] = np.zeros(n, bool)
     out.update({name: np.zeros(n) for name in VALUES})
     keep = np.ones(n, dtype=bool)
     new_key = False
-    done = decode_fast(buf, starts, ends, keys, out, scratch, want_tokens, escapes)
+    done = decode_fast(buf, starts, ends, keys, out, scratch, want_tokens, escapes, controls)
     for name in NUMBERS:  # a negative or infinite number: parse_line words it, in line order
         done &= (out[name] >= 0) & np.isfinite(out[name])
     for i in np.flatnonzero(~done).tolist():

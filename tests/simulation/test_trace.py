@@ -331,6 +331,8 @@ def variant(old: str, new: str) -> str:
         variant('"input_tokens":1200', '"input_tokens":1180591620717411303424'),
         variant('"input_tokens":1200', '"input_tokens":-0'),
         variant(":stock:X:", ":stock:caf\u00e9:"),
+        variant('"cost_usd":0.5', '"cost_usd":\t0.5'),
+        variant('"hit":false', '"hit": false\r'),
         # not valid: the same error, on line 2
         variant('"hit":false', '"hit":fals3'),
         variant('"hit":false', '"hit":nope!'),
@@ -348,6 +350,9 @@ def variant(old: str, new: str) -> str:
         variant('"latency_ms":850.25', '"latency_ms":-850.25'),
         variant('"ttl_seconds":3600', '"ttl_seconds":36x0'),
         variant('"ttl_seconds":3600}', '"ttl_seconds":3600,"near":ture}'),
+        variant(":stock:X:", ":stock:X\t:"),
+        variant('"model":"claude', '"model":"cl\x01aude'),
+        variant('"namespace":"a"', '"namespace":"a\r"'),
         variant("+00:00", "+24:00"),
         variant("13:30:00", "13:30:60"),
     ],
