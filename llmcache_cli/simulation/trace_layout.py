@@ -4,13 +4,15 @@
 separators, so a line's fields sit between its double quotes at known places: 34 quotes, plus 2
 when the symbol and 2 when the model is a string rather than null, plus 2 when the line ends
 with ``near`` (written only on near-cache hits). ``decode_fast`` checks each line's structure
-(the quote count, each field name's length in its place, ``":"`` / ``","`` around every text
-value, ``true``/``false``/``null`` spelled out, the time and number forms) and decodes those that
-pass; the caller sends the others to ``trace_lines``. Field names are checked by their length
-and place, not letter by letter: a line written with the library's layout but other names of
-the same lengths would be read as the library's fields (no writer of traces does that).
+(the quote count, each field name's length in its place, one byte between a name and its text
+value, ``true``/``false``/``null`` spelled out, the time and number forms, no backslash and no
+control byte) and decodes those that pass; the caller sends the others to ``trace_lines``.
+Field names are checked by their length and place and separators by their place, not letter
+by letter: a line with the library's layout but other names of the same lengths, or another
+byte where a ``:`` or ``,`` belongs, would be read as the library's line (no writer of traces
+does that; checking those bytes too would take another gather per quote of every line).
 
-Two things keep it at about 1.5 µs a line: a block whose lines all share one layout (one bot
+Two things keep it at about 1 to 1.5 µs a line: a block whose lines all share one layout (one bot
 writing: the usual case) has its quote positions as one (lines x quotes) matrix without any
 gathering (``_uniform``; any other block, such as one mixing lines with and without ``near``,
 goes through ``_general``), and keys are looked up in a hash index kept across blocks
