@@ -6,7 +6,7 @@ when the symbol and 2 when the model is a string rather than null, plus 2 when t
 with ``near`` (written only on near-cache hits). ``decode_fast`` checks each line's structure
 (the quote count, each field name's length in its place, one byte between a name and its text
 value, ``true``/``false``/``null`` spelled out, the time and number forms, no backslash and no
-control byte) and decodes those that pass; the caller sends the others to ``trace_lines``.
+control byte, UTF-8) and decodes those that pass; the caller sends the others to ``trace_lines``.
 Field names are checked by their length and place and separators by their place, not letter
 by letter: a line with the library's layout but other names of the same lengths, or another
 byte where a ``:`` or ``,`` belongs, would be read as the library's line (no writer of traces
@@ -334,8 +334,9 @@ def decode_fast(
 ) -> np.ndarray:
     """Fill ``out`` for the lines laid out exactly as the library writes them; which ones were.
     Token counts are read only when ``want_tokens`` (else checked). ``escapes``: whether the
-    block may hold a backslash (False: known not to); ``controls``: where it holds control
-    bytes other than line ends (JSON allows none in a string: such lines go to json)."""
+    block may hold a backslash (False: known not to); ``controls``: where it holds bytes
+    that send their line to json (control bytes, which JSON allows in no string, and bytes
+    that are not UTF-8)."""
     done = np.zeros(starts.size, dtype=bool)
     keys.fresh.clear()
     words = tb.words_of(buf)

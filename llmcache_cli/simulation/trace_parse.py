@@ -18,6 +18,7 @@ this reader, with polars and with pyarrow (``benchmarks/trace_readers.py``); nei
 
 from __future__ import annotations
 
+import codecs
 import os
 import sys
 from dataclasses import dataclass
@@ -151,20 +152,25 @@ def _range(path: str, where: str, begin: int, end: int, want_tokens: bool) -> _R
                 break
             buf = np.frombuffer(store, dtype=np.uint8)
             buf[size : size + tb.PAD] = 0
-            # line ends, and any other control byte (in the same pass: a CR before a newline is
-            # part of the line end, and a line with another one goes to json)
-            controls = np.flatnonzero(np.less(buf[:size], 0x20, out=scratch.equal[:size]))
-            newline = buf[controls] == NEWLINE
-            ends, controls = controls[newline], controls[~newline]
-            if controls.size:
-                controls = controls[(buf[controls] != CR) | (buf[controls + 1] != NEWLINE)]
+            # line ends, and in the same pass (signed: bytes >= 0x80 are below 0x20 too) the
+            # bytes that send a line to json: a control byte (but a CR before a newline, part
+            # of the line end), or a byte of text that is not UTF-8
+            marks = np.flatnonzero(np.less(buf[:size].view(np.int8), 0x20, out=scratch.equal[:size]))
+            newline = buf[marks] == NEWLINE
+            ends, others = marks[newline], marks[~newline]
             if final and (ends.size == 0 or ends[-1] != size - 1):
                 ends = np.append(ends, size)
+            if others.size and ends.size:
+                others = others[others < ends[-1]]
+                others = others[(buf[others] != CR) | (buf[others + 1] != NEWLINE)]
+                high = buf[others] >= 0x80
+                if bool(high.any()) and _utf8(store, int(ends[-1])):
+                    others = others[~high]
             if ends.size:
                 starts = np.concatenate(([0], ends[:-1] + 1))
                 escapes = store.find(b"\\", 0, size) >= 0  # memchr: far faster than a numpy scan
                 block, n_fast, new_key = _block(
-                    buf, starts, ends, keys, where, line_no, scratch, want_tokens, escapes, controls
+                    buf, starts, ends, keys, where, line_no, scratch, want_tokens, escapes, others
                 )
                 renumber |= new_key
                 block["offset"] = block["offset"] + offset
@@ -183,6 +189,16 @@ def _range(path: str, where: str, begin: int, end: int, want_tokens: bool) -> _R
     kept = COLUMNS if want_tokens else [name for name in COLUMNS if name not in TOKENS]
     joined = {name: np.concatenate([p[name] for p in parts]) if parts else np.zeros(0) for name in kept}
     return _Range(joined, keys, line_no - 1, fast, renumber)
+
+
+def _utf8(store: bytearray, end: int) -> bool:
+    """Whether the first ``end`` bytes are UTF-8 text (one C pass)."""
+    with memoryview(store) as view, view[:end] as text:
+        try:
+            codecs.utf_8_decode(text, "strict", True)
+        except UnicodeDecodeError:
+            return False
+    return True
 
 
 def _block(

@@ -535,6 +535,22 @@ def test_a_bad_line_is_named_alike(tmp_path: Path, line: str, words: str | None,
     assert f"line 2: {words}" in replay_error(path, llm_latency_ms=500, cache_latency_ms=5.0)
 
 
+@pytest.mark.parametrize("model", ["caf\u00e9-model", "\u6a21\u578b"])
+def test_text_in_utf8_is_read(tmp_path: Path, model: str, reader: str) -> None:
+    path = tmp_path / "t.jsonl"
+    line = record(START, "a:stock:X:v1", "X", "analysis", model=model).to_json()
+    path.write_bytes((LIBRARY_LINE + "\n" + line + "\n").encode())
+    assert list(read_columns(str(path), "t").model) == ["claude-sonnet-4-5", model]
+
+
+def test_bytes_that_are_not_utf8_in_the_librarys_layout_are_named(tmp_path: Path, reader: str) -> None:
+    """A model name with a Latin-1 byte, in a line otherwise as the library writes it."""
+    path = tmp_path / "t.jsonl"
+    line = record(START, "a:stock:X:v1", "X", "analysis", model="caf\u00e9").to_json().encode()
+    path.write_bytes(LIBRARY_LINE.encode() + b"\n" + line.replace(b"\xc3\xa9", b"\xe9") + b"\n")
+    assert "line 2: not UTF-8 text" in replay_error(path, llm_latency_ms=0, cache_latency_ms=0)
+
+
 def test_bad_bytes_are_named(tmp_path: Path, reader: str) -> None:
     path = tmp_path / "t.jsonl"
     path.write_bytes(ok_line().encode() + b"\n" + ok_line(key="caf\u00e9").encode("latin-1") + b"\n")
