@@ -10,9 +10,9 @@
   against "well under a second" and against ``llmcache policy --json`` (the same start-up:
   Python, the CLI's imports, the market calendar; no simulation);
 - the fast engine against the reference engine on the same mid-size workload (the ratio);
-- the trace-reader decision: the whole replay with the package's polars reader against the
-  numpy reader it replaced, pyarrow (the ``bench`` extra) and the plain ``json`` reader
-  (``benchmarks/trace_readers.py``).
+- the trace-reader decision: the whole replay with the package's numpy reader against polars
+  and pyarrow (the ``bench`` extra, ``benchmarks/trace_readers.py``) and the package's plain
+  ``json`` reader.
 
 Results go to stdout and .bench/bench_simulate.json.
 
@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import resource
 import statistics
 import subprocess
@@ -69,21 +68,22 @@ def one_year(strategy: str, days: int) -> dict[str, Any]:
     }
 
 
-def replay(path: str, policy: str, reader: str = "polars") -> dict[str, Any]:
-    """One whole replay (parse and simulate) of ``path``; ``reader``: the package's ``polars``
-    or ``json``, or ``pyarrow`` (``trace_readers``) in its place."""
+def replay(path: str, policy: str, reader: str = "numpy") -> dict[str, Any]:
+    """One whole replay (parse and simulate) of ``path``; ``reader``: the package's ``numpy``
+    or ``json``, or ``polars`` or ``pyarrow`` (``trace_readers``) in its place."""
     from llmcache_cli.config import Settings
     from llmcache_cli.simulation import replay as replay_module
-    from llmcache_cli.simulation import trace_columns
+    from llmcache_cli.simulation import trace_parse
     from llmcache_cli.simulation.replay import replay_file
 
     started = time.perf_counter()
-    if reader == "pyarrow":
-        from benchmarks.trace_readers import pyarrow_columns
+    if reader in ("polars", "pyarrow"):
+        from benchmarks import trace_readers
 
-        replay_module.read_columns = pyarrow_columns  # type: ignore[assignment]
+        candidate = getattr(trace_readers, f"{reader}_columns")
+        replay_module.read_columns = candidate
     else:
-        trace_columns.PREFERRED = reader
+        trace_parse.PREFERRED = reader
     settings = Settings()
     result = replay_file(
         path, settings, policy=policy, flat_ttl_seconds=None, llm_latency_ms=500, cache_latency_ms=5
@@ -119,55 +119,52 @@ def engines() -> dict[str, Any]:
     return out
 
 
-READER_MARGIN = 1.10  # polars or pyarrow replaced the numpy reader: within 10% of it
+READER_MARGIN = 1.10  # polars or pyarrow would replace the numpy reader: within 10% of it
 
 
 def reader_decision(trace: str, lines: int, quick: bool, report: dict[str, Any], row: Any) -> None:
     """The trace-reader decision: the whole replay (parse and simulate, flat policy) with the
-    package's polars reader, the numpy reader it replaced (from the git history), pyarrow, and
-    the package's plain ``json`` reader. The first three take turns, 5 rounds (2 with --quick),
-    so that a busy machine weighs on each alike; plain json runs once. Best wall clock, and the
-    CPU of that run (the numpy reader's second process included)."""
+    package's numpy reader, polars, pyarrow and the package's plain ``json`` reader. The first
+    three take turns, 5 rounds (2 with --quick), so that a busy machine weighs on each alike;
+    plain json runs once. Best wall clock, and the CPU of that run (the numpy reader's second
+    process included)."""
     import importlib.util
 
-    from benchmarks.trace_readers import numpy_tree
-
-    with tempfile.TemporaryDirectory(prefix="llmcache-bench-numpy-") as scratch:
-        tree = numpy_tree(scratch)
-        readers: dict[str, tuple[str, str | None]] = {"polars": ("polars", None)}
-        if tree is None:
-            row("  trace reader numpy (deleted)", "not measured", "", "needs the git history")
+    readers = ["numpy"]
+    for name in ("polars", "pyarrow"):
+        if importlib.util.find_spec(name) is None:
+            row(f"  trace reader {name}", "not installed", "", "pip install -e '.[bench]'")
         else:
-            readers["numpy"] = ("numpy", tree)
-        if importlib.util.find_spec("pyarrow") is None:
-            row("  trace reader pyarrow", "not installed", "", "pip install -e '.[bench]'")
-        else:
-            readers["pyarrow"] = ("pyarrow", None)
-        runs: dict[str, list[dict[str, Any]]] = {name: [] for name in [*readers, "json"]}
-        for _ in range(2 if quick else 5):
-            for name, (reader, where) in readers.items():
-                runs[name].append(child("replay", trace, "flat", reader, tree=where))
-        runs["json"].append(child("replay", trace, "flat", "json"))
+            readers.append(name)
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in [*readers, "json"]}
+    for _ in range(2 if quick else 5):
+        for name in readers:
+            runs[name].append(child("replay", trace, "flat", name))
+    runs["json"].append(child("replay", trace, "flat", "json"))
     report["readers"] = runs
     best = {name: min(got, key=lambda r: r["seconds"]) for name, got in runs.items()}
-    base = best.get("numpy", best["polars"])
-    against = "the numpy reader" if "numpy" in best else "polars"
+    base = best["numpy"]
     for name, got in best.items():
         ratio = got["seconds"] / base["seconds"]
         agrees = "" if got["misses"] == base["misses"] else " (MISSES DIFFER)"
         if got.get("reader", name) != name:
             agrees += f" (read by {got['reader']})"
+        label = "numpy (the package's)" if name == "numpy" else name
         measured = f"{got['seconds']:.2f} s wall, {got['cpu_seconds']:.2f} s CPU"
-        row(f"  trace reader {name}, whole replay{agrees}", measured, "", f"{ratio:.2f}x {against}")
-    if "numpy" in best:
-        within = [
-            r
-            for r in ("polars", "pyarrow")
-            if r in best and best[r]["seconds"] <= READER_MARGIN * base["seconds"]
-        ]
-        report["reader_within_10pct"] = within
-        verdict = ", ".join(within) + " within 10%" if within else "neither polars nor pyarrow within 10%"
-        row(f"  trace-reader decision ({lines:,} lines, best wall)", verdict)
+        row(f"  trace reader {label}, whole replay{agrees}", measured, "", f"{ratio:.2f}x the numpy reader")
+    within = [
+        r
+        for r in ("polars", "pyarrow")
+        if r in best and best[r]["seconds"] <= READER_MARGIN * base["seconds"]
+    ]
+    report["reader_within_10pct"] = within
+    if within:
+        verdict = ", ".join(within) + " within 10%: the numpy reader could go"
+    else:
+        verdict = "neither polars nor pyarrow within 10%: the numpy reader stays"
+    if quick:
+        verdict += " (a --quick run; the decision is taken on the full trace)"
+    row(f"  trace-reader decision ({lines:,} lines, best wall)", verdict)
 
 
 def write_trace(path: Path, lines: int) -> None:
@@ -203,11 +200,10 @@ def write_trace(path: Path, lines: int) -> None:
             minute += 1
 
 
-def child(kind: str, *args: str, tree: str | None = None) -> dict[str, Any]:
-    """Run ``kind`` in a fresh process; ``tree``: with the package and benchmarks found there."""
+def child(kind: str, *args: str) -> dict[str, Any]:
+    """Run ``kind`` in a fresh process."""
     command = [sys.executable, "-m", "benchmarks.bench_simulate", "--child", kind, *args]
-    env = None if tree is None else {**os.environ, "PYTHONPATH": tree}
-    done = subprocess.run(command, capture_output=True, text=True, check=True, cwd=tree, env=env)
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 

@@ -10,8 +10,9 @@
   filling a ``tally.Tally``: ``reference_engine``; the fast ones, ``chain_engine`` (``symbol``
   and ``time-bucket`` keys, with ``miss_chains``) and ``lockstep_engine`` (``conditional`` and
   ``data-hash``: the keys depend on the inputs), sharing ``fast_plan``; ``replay`` (a library
-  trace, with ``miss_chains``, read by ``trace_columns``: polars when installed, else ``json``
-  per line, as ``trace_lines`` defines a line).
+  trace, with ``miss_chains``, read by ``trace_parse``: numpy on the raw bytes for the lines
+  the library writes (``trace_layout``, ``trace_bytes``), ``json`` per line for the others, as
+  ``trace_lines`` defines a line; ``trace_columns`` holds the columns and the plain reader).
 - ``summary``: frozen dataclasses and the JSON form; ``compare``: strategies x policies;
   ``populate``: the end state written into Redis through the library.
 

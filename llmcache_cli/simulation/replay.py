@@ -27,7 +27,8 @@ from llmcache_cli.simulation.miss_chains import LONGEST_SPAN_MS, miss_chains
 from llmcache_cli.simulation.scenario import MAX_LLM_LATENCY_MS, CostModel
 from llmcache_cli.simulation.summary import SimulationResult, figures, summarise
 from llmcache_cli.simulation.tally import EndEntry, Tally
-from llmcache_cli.simulation.trace_columns import Columns, read_columns
+from llmcache_cli.simulation.trace_columns import Columns, take
+from llmcache_cli.simulation.trace_parse import read_columns
 from llmcache_cli.simulation.workload import epoch_ms, from_epoch_ms
 from llmcache_cli.ttl_policy import ByTypePolicy, FlatPolicy, TTLPolicy, make_policy
 
@@ -49,7 +50,7 @@ def replay_file(
     if not 0 <= llm_latency_ms <= MAX_LLM_LATENCY_MS or not cache_latency_ms >= 0:
         raise UsageError("--llm-latency-ms and --cache-latency-ms must be >= 0")
     try:
-        columns = read_columns(path, path)
+        columns = read_columns(path, path, want_tokens=cost is not None and cost.model is not None)
     except OSError as exc:
         raise UsageError(f"cannot read trace {path}: {exc.strerror}") from None
     if columns.size == 0:
@@ -226,8 +227,11 @@ def _live_entries(columns: Columns, replayed: Replayed, costs: np.ndarray, laten
     def tokens(value: float) -> int | None:
         return None if math.isnan(value) else int(value)
 
+    rows = lines.tolist()
+    fields = (columns.model, columns.input_tokens, columns.output_tokens)
+    models, inputs, outputs = (take(values, rows) for values in fields)
     out = []
-    for i in lines.tolist():
+    for i, model, input_tokens, output_tokens in zip(rows, models, inputs, outputs, strict=True):
         k = int(columns.key_id[i])
         out.append(
             EndEntry(
@@ -239,9 +243,9 @@ def _live_entries(columns: Columns, replayed: Replayed, costs: np.ndarray, laten
                 inputs=None,
                 cost_usd=float(costs[i]),
                 latency_ms=float(columns.latency_ms[i]),
-                model=columns.model[i],
-                input_tokens=tokens(float(columns.input_tokens[i])),
-                output_tokens=tokens(float(columns.output_tokens[i])),
+                model=model,
+                input_tokens=tokens(float(input_tokens)),
+                output_tokens=tokens(float(output_tokens)),
             )
         )
     return out

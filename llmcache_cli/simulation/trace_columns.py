@@ -1,44 +1,25 @@
-"""Read a request trace into columns: with polars when it is installed (the ``fast`` extra),
-else one ``json.loads`` per line.
+"""A request trace as columns (``Columns``: what the replay reads), and the plain reader:
+one ``trace_lines.parse_line`` (``json.loads`` and a check of every field) per line.
 
-``trace_lines.parse_line`` defines what a valid line is and words the errors, with the line
-number. The polars reader takes the file in one go; anything it does not take exactly as
-``parse_line`` would (a line that is not a JSON object or not UTF-8, a missing or null field, a
-number, true or false of the wrong kind, a time it does not read the same way, a negative or
-non-finite number, an empty key, a lone surrogate escape) sends the whole file to the plain
-reader, which then names the line or, if the line is valid after all, reads it. So both readers
-give the same columns and the same error for a bad line; the tests check it on both. Two
-differences remain, in lines no producer of traces writes: polars takes a number, true, false,
-an array or an object where a text field belongs (``key``, ``symbol``, ``data_type``, ``model``,
-``ts``) as its JSON text, where the plain reader refuses the line; and of a field given twice in
-one line, polars keeps the first and ``json`` the last.
-
-The choice of polars was measured (``benchmarks/bench_simulate.py``, the trace-reader decision):
-it replays the bench trace about as fast as the hand-written numpy reader it replaced.
+The package's reader is the numpy one (``trace_parse.read_columns``); it gives the same columns
+and the same error for a bad line as this one, which it falls back on line by line and runs
+whole when asked for ``json`` (the tests and the bench compare the two).
 """
 
 from __future__ import annotations
 
+import json
 import math
-import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
-from llmcache_cli.keys import data_type_of, parse_key
-from llmcache_cli.simulation.trace_lines import Line, parse_line, parse_ts
+from llmcache_cli.simulation.trace_lines import Line, parse_line
 
-READERS = ("polars", "json")
-PREFERRED = "polars"  # used when installed
-PLAIN_BELOW_BYTES = 1 << 20  # smaller files (about 3,500 lines) read faster than polars imports
 NUMBERS = ("cost_usd", "latency_ms", "cache_latency_ms")
 TOKENS = ("input_tokens", "output_tokens")
-# The times both polars and ``datetime.fromisoformat`` read alike (the library writes these);
-# any other time is read by ``parse_ts``.
-ISO_TIME = r"^\d{4}-\d\d-\d\dT\d\d:[0-5]\d:[0-5]\d(\.\d{1,6})?[+-]\d\d:\d\d$"
-ISO_FORMAT = "%Y-%m-%dT%H:%M:%S%.f%:z"
 
 
 @dataclass
@@ -52,39 +33,63 @@ class Columns:
     cost_usd: np.ndarray  # float64
     latency_ms: np.ndarray
     cache_latency_ms: np.ndarray
-    input_tokens: np.ndarray  # float64, NaN when null
-    output_tokens: np.ndarray
+    # float64, NaN when null; the numpy reader reads them from the lines when asked, unless
+    # told they are wanted (trace_parse.read_columns)
+    input_tokens: np.ndarray | Sequence[float]
+    output_tokens: np.ndarray | Sequence[float]
     model: Sequence[str | None]  # per record
     keys: list[str]
     key_symbol: list[str | None]
     key_type: list[str]
-    reader: str  # which reader read it: polars or json
+    reader: str  # which reader read it: numpy or json
+    fast_lines: int = 0  # lines the numpy reader decoded itself (the others through parse_line)
 
     @property
     def size(self) -> int:
         return int(self.t_ms.size)
 
 
-def read_columns(path: str, where: str, reader: str | None = None) -> Columns:
-    """The trace's records; ``reader``: ``polars``, ``json``, or None: polars when installed and
-    the file is not small."""
-    if reader == "polars" or (reader is None and PREFERRED == "polars" and _size(path) >= PLAIN_BELOW_BYTES):
-        try:
-            import polars  # noqa: F401
-        except ImportError:
-            pass
-        else:
-            columns = _read_polars(path)
-            if columns is not None:
-                return columns
-    return read_plain(path, where)
+class LineField(Sequence[Any]):
+    """One field of each record (``model``: str or None; a token count: float, NaN for null),
+    read from its line when asked: the replay asks for a few (the entries live at the end).
+    The lines were checked when the trace was read."""
+
+    def __init__(self, path: str, offsets: np.ndarray, name: str) -> None:
+        self.path, self.offsets, self.name = path, offsets, name
+
+    def __len__(self) -> int:
+        return int(self.offsets.size)
+
+    @overload
+    def __getitem__(self, i: int) -> Any: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[Any]: ...
+    def __getitem__(self, i: int | slice) -> Any:
+        if isinstance(i, slice):
+            return self.take(range(len(self))[i])
+        if not -len(self) <= i < len(self):
+            raise IndexError(i)
+        return self.take([i])[0]
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.take(range(len(self))))
+
+    def take(self, rows: Sequence[int]) -> list[Any]:
+        """The field of each of ``rows``, in one pass over the file."""
+        out = []
+        with open(self.path, "rb") as handle:
+            for offset in self.offsets[np.asarray(rows, dtype=np.int64)].tolist():
+                handle.seek(offset)
+                value = json.loads(handle.readline()).get(self.name)
+                out.append(value if self.name == "model" else math.nan if value is None else float(value))
+        return out
 
 
-def _size(path: str) -> int:
-    try:
-        return os.path.getsize(path)
-    except OSError:
-        return 0  # the plain reader says why it cannot read it
+def take(values: Sequence[Any] | np.ndarray, rows: list[int]) -> list[Any]:
+    """``values[i]`` for each of ``rows`` (a ``LineField`` reads the file once for them)."""
+    if isinstance(values, LineField):
+        return values.take(rows)
+    return [values[i] for i in rows]
 
 
 def read_plain(path: str, where: str) -> Columns:
@@ -112,101 +117,14 @@ def read_plain(path: str, where: str) -> Columns:
         t_ms=column("t_ms", np.int64),
         key_id=key_id,
         hit=column("hit", bool),
-        **{name: column(name, np.float64) for name in (*NUMBERS, *TOKENS)},
+        cost_usd=column("cost_usd", np.float64),
+        latency_ms=column("latency_ms", np.float64),
+        cache_latency_ms=column("cache_latency_ms", np.float64),
+        input_tokens=column("input_tokens", np.float64),
+        output_tokens=column("output_tokens", np.float64),
         model=[line.model for line in lines],
         keys=[line.key for line in first],
         key_symbol=[line.symbol for line in first],
         key_type=[line.data_type for line in first],
         reader="json",
     )
-
-
-class _Unsure(Exception):
-    """A value polars read that ``parse_line`` must judge."""
-
-
-def _read_polars(path: str) -> Columns | None:
-    """The columns, or None when the plain reader must look at the file."""
-    import polars as pl
-
-    try:
-        return _polars_columns(pl, path)
-    except (_Unsure, pl.exceptions.PolarsError):
-        return None
-
-
-def _polars_columns(pl: Any, path: str) -> Columns:
-    text = {name: pl.String for name in ("ts", "key", "symbol", "data_type", "model")}
-    schema = {
-        **text,
-        "hit": pl.Boolean,
-        **dict.fromkeys(NUMBERS, pl.Float64),
-        **dict.fromkeys(TOKENS, pl.Int64),
-    }
-    ts = pl.col("ts")
-    frame = (
-        pl.scan_ndjson(path, schema=schema)
-        .with_columns(
-            t_us=pl.when(ts.str.contains(ISO_TIME))
-            .then(ts.str.to_datetime(ISO_FORMAT, time_unit="us", strict=False).dt.epoch("us"))
-            .otherwise(None),
-            code=pl.col("key").cast(pl.Categorical).to_physical(),
-        )
-        .collect()
-    )
-    if frame.height == 0:
-        raise _Unsure
-    for name in ("ts", "key", "hit", "cost_usd"):
-        if frame.get_column(name).null_count():
-            raise _Unsure
-    t_column = frame.get_column("t_us")
-    t_ms = t_column.fill_null(0).to_numpy().astype(np.int64) // 1000
-    if t_column.null_count():  # other forms of time: the plain reader's rule, per line
-        texts = frame.get_column("ts")
-        for i in np.flatnonzero(t_column.is_null().to_numpy()).tolist():
-            ms = parse_ts(texts[i])
-            if ms is None:
-                raise _Unsure
-            t_ms[i] = ms
-    numbers = {name: frame.get_column(name).fill_null(0.0).to_numpy().astype(np.float64) for name in NUMBERS}
-    for values in numbers.values():
-        if not bool(((values >= 0) & np.isfinite(values)).all()):
-            raise _Unsure
-    tokens = {}
-    for name in TOKENS:
-        values = frame.get_column(name)
-        if bool((values < 0).any()):
-            raise _Unsure
-        tokens[name] = values.cast(pl.Float64).fill_null(math.nan).to_numpy()
-    codes = frame.get_column("code").to_numpy().astype(np.int64)
-    unique, first = np.unique(codes, return_index=True)
-    order = np.argsort(first)  # number the keys in order of first appearance
-    renumber = np.empty(unique.size, dtype=np.int64)
-    renumber[order] = np.arange(unique.size)
-    firsts = frame[first[order].tolist()]
-    keys = firsts.get_column("key").to_list()
-    symbols = firsts.get_column("symbol").to_list()
-    given_types = firsts.get_column("data_type").to_list()
-    # polars reads a lone surrogate escape at the end of a string as NUL, json keeps it
-    if not all(keys) or any("\x00" in v for v in (*keys, *symbols, *given_types) if v is not None):
-        raise _Unsure
-    if frame.get_column("model").str.contains("\x00", literal=True).any():
-        raise _Unsure
-    types = [d if d is not None else _namespace(k) for k, d in zip(keys, given_types, strict=True)]
-    return Columns(
-        t_ms=t_ms,
-        key_id=renumber[np.searchsorted(unique, codes)],
-        hit=frame.get_column("hit").to_numpy(),
-        **numbers,
-        **tokens,
-        model=frame.get_column("model"),
-        keys=keys,
-        key_symbol=symbols,
-        key_type=[data_type_of(d) for d in types],
-        reader="polars",
-    )
-
-
-def _namespace(key: str) -> str:
-    parsed = parse_key(key)
-    return parsed.namespace if parsed else "analysis"

@@ -1,10 +1,11 @@
 """One trace line the plain way: ``json.loads`` and a check of every field.
 
-This defines what a valid line is (both readers of ``trace_columns`` follow it): a JSON object
-with ``ts`` (ISO 8601 with a UTC offset), ``key`` (non-empty string), ``hit`` (true/false) and
-``cost_usd`` (a number >= 0); optional ``symbol``, ``data_type``, ``model``, ``input_tokens``,
-``output_tokens``, ``latency_ms`` and ``cache_latency_ms``. Problems are ``UsageError``s naming
-the line.
+This defines what a valid line is: a JSON object with ``ts`` (ISO 8601 with a UTC offset),
+``key`` (non-empty string), ``hit`` (true/false) and ``cost_usd`` (a number >= 0); optional
+``symbol``, ``data_type``, ``model``, ``input_tokens``, ``output_tokens``, ``latency_ms`` and
+``cache_latency_ms``. Problems are ``UsageError``s naming the line. The plain reader
+(``trace_columns.read_plain``) reads every line with it; the numpy reader (``trace_parse``)
+every line that is not laid out exactly as the library writes it.
 """
 
 from __future__ import annotations
@@ -36,13 +37,18 @@ class Line:
 
 
 class TraceLineError(UsageError):
-    """A bad trace line: where, its number, and what is wrong with it."""
+    """A bad trace line. Picklable (it crosses from a reader process), and movable: a reader
+    of the second half of a file numbers its lines from there."""
 
     def __init__(self, where: str, line_no: int, problem: str) -> None:
         super().__init__(
             f"{where} line {line_no}: {problem}", hint="expected the library's JSON-lines request trace"
         )
+        self.args = (where, line_no, problem)
         self.where, self.line_no, self.problem = where, line_no, problem
+
+    def moved(self, lines_before: int) -> TraceLineError:
+        return TraceLineError(self.where, self.line_no + lines_before, self.problem)
 
 
 def bad(where: str, line_no: int, problem: str) -> TraceLineError:
