@@ -27,7 +27,8 @@ import numpy as np
 
 from llmcache_cli.simulation import trace_bytes as tb
 from llmcache_cli.simulation.trace_columns import NUMBERS, TOKENS, Columns, LineField, read_plain
-from llmcache_cli.simulation.trace_layout import VALUES, KeyTable, Scratch, decode_fast
+from llmcache_cli.simulation.trace_keys import KeyTable
+from llmcache_cli.simulation.trace_layout import VALUES, Scratch, decode_fast
 from llmcache_cli.simulation.trace_lines import Line, TraceLineError, parse_line
 
 READERS = ("numpy", "json")

@@ -14,7 +14,7 @@ import pytest
 from llmcache_cli.cache.trace import TRACE_FIELDS, TraceRecord
 from llmcache_cli.errors import UsageError
 from llmcache_cli.market import NY, MarketCalendar
-from llmcache_cli.simulation import trace_layout, trace_parse
+from llmcache_cli.simulation import trace_keys, trace_parse
 from llmcache_cli.simulation.reference_engine import Cache, Request
 from llmcache_cli.simulation.replay import replay, replay_file, request_costs
 from llmcache_cli.simulation.summary import to_json
@@ -208,7 +208,7 @@ def uniform_trace(
 
 def long_keys(text: list[str]) -> int:
     """Lines whose key is longer than the numpy reader takes (it hands them to json)."""
-    return sum(len(line.key.encode()) > trace_layout.MAX_FAST_KEY for line in slow_lines(text))
+    return sum(len(line.key.encode()) > trace_keys.MAX_FAST_KEY for line in slow_lines(text))
 
 
 @pytest.mark.parametrize(("symbol", "model"), [(True, True), (True, False), (False, True), (False, False)])
@@ -580,7 +580,7 @@ def test_the_numpy_reader_survives_hash_collisions(tmp_path: Path, monkeypatch: 
     path = tmp_path / "trace.jsonl"
     text = uniform_trace(path, 5, True, True, lines=1500)
     monkeypatch.setattr(trace_parse, "BLOCK_BYTES", 4096)
-    monkeypatch.setattr(trace_layout, "HASH_WORDS", np.zeros_like(trace_layout.HASH_WORDS))
+    monkeypatch.setattr(trace_keys, "HASH_WORDS", np.zeros_like(trace_keys.HASH_WORDS))
     assert assert_reader_agrees(path, text, "numpy").fast_lines == len(text) - long_keys(text)
 
 
