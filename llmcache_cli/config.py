@@ -96,6 +96,9 @@ class TTLConfig:
     volatile_factor: float = 0.5
 
 
+HASH_TAG_FORMS = ("always", "never")  # [keys] hash_tag
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything configurable. ``source`` is the file it came from, or None for defaults."""
@@ -114,6 +117,13 @@ class Settings:
     near_cache_entries: int = 0  # 0: the near cache is off (see cache/near.py)
     near_cache_bytes: int = 64 * 1024 * 1024
     source: Path | None = None
+
+    def __post_init__(self) -> None:
+        if self.hash_tag not in HASH_TAG_FORMS:  # the library's callers build Settings directly
+            raise ConfigError(
+                f"hash_tag {self.hash_tag!r} is not a key form",
+                hint='use "always" (symbols as cluster hash tags) or "never"',
+            )
 
     def price(self, model: str) -> ModelPrice:
         try:
@@ -294,7 +304,7 @@ class _Reader:
                 "the server it is sent to",
                 hint='use "always" for a Redis Cluster (symbols become hash tags), "never" otherwise',
             )
-        return self.choice(keys, "keys.hash_tag", "hash_tag", ("always", "never"), default)
+        return self.choice(keys, "keys.hash_tag", "hash_tag", HASH_TAG_FORMS, default)
 
     def version(self, data: Mapping[str, Any], name: str, key: str, default: str) -> str:
         value = data.get(key, default)

@@ -124,3 +124,5 @@ def test_the_key_form_is_configured_never_detected(tmp_path: Path) -> None:
     assert "keys.hash_tag" in str(caught.value) and "always" in (caught.value.hint or "")
     path.write_text('[keys]\nhash_tag = "always"\n')
     assert load_settings(str(path)).hash_tag == "always"
+    with pytest.raises(ConfigError, match="not a key form"):  # built in code, not read from a file
+        Settings(hash_tag="auto")

@@ -28,7 +28,7 @@ TYPES = ("analysis", "fundamental", "earnings", "sentiment", "technical")
 ENTITIES = frozenset({"stock", "equity"})
 
 
-def write_as_the_bot(url: str, version: str, hash_tag: str = "auto") -> None:
+def write_as_the_bot(url: str, version: str, hash_tag: str = "never") -> None:
     """What a bot with ``[cache] version = <version>`` writes through ``@cached`` and ``set``."""
 
     async def go() -> None:
@@ -51,7 +51,7 @@ def write_as_the_bot(url: str, version: str, hash_tag: str = "auto") -> None:
     run(go())
 
 
-def populate(client: Any, url: str, hash_tag: str = "auto") -> set[bytes]:
+def populate(client: Any, url: str, hash_tag: str = "never") -> set[bytes]:
     client.flushall()
     write_as_the_bot(url, "2024-06", hash_tag)
     write_as_the_bot(url, "v1", hash_tag)
