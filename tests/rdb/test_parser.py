@@ -57,7 +57,7 @@ def test_memory_as_memory_usage_counts_it(written: Written) -> None:
     builds) sometimes hands out a chunk 16 bytes bigger than asked, which no snapshot can know;
     and Valkey 8 re-allocates an object when SET ... EX adds its expiry: there, strings are held
     to 16 bytes and 10% respectively. Collections within 10% (the server's own figure for a big
-    hash table depends on whether it was mid-rehash)."""
+    hash table depends on whether it was mid-rehash), or within glibc's 16 bytes."""
     keys, _ = read_all(written.path, written.allocator)
     client = written.client
     slack = 0 if written.allocator == "jemalloc" else 16
@@ -72,7 +72,7 @@ def test_memory_as_memory_usage_counts_it(written: Written) -> None:
             # 20 members added one by one: the set's table is mid-rehash (16 -> 32 buckets) and
             # the server counts both tables; the snapshot can only count the final one.
             assert 0.85 * live <= memory <= live
-        else:
+        elif abs(memory - live) > slack:  # a small hash on glibc: one chunk 16 bytes bigger is 12%
             off[key] = abs(memory - live) / live
     bad = {k: round(v, 3) for k, v in off.items() if v > 0.10}
     assert not bad
