@@ -182,8 +182,8 @@ class TTLTally:
                 group.no_ttl += 1
                 if len(no_ttl_heap) < limit:
                     heappush(no_ttl_heap, (memory, key))
-                elif limit and memory > no_ttl_heap[0][0]:
-                    heappushpop(no_ttl_heap, (memory, key))
+                elif limit and (memory, key) > no_ttl_heap[0]:  # ties by key: the same list in any
+                    heappushpop(no_ttl_heap, (memory, key))  # order the primaries' batches come
                 continue
             second = (pttl + 500) // 1000  # ttl_seconds, inlined: the hot loop
             seconds = group.seconds
@@ -193,7 +193,7 @@ class TTLTally:
                 group.over += 1
                 over_policy += 1
                 excess = pttl - limit_ms
-                if len(over_heap) < limit or (limit and excess > over_heap[0][0]):
+                if len(over_heap) < limit or (limit and (excess, key) > over_heap[0][:2]):
                     item = (excess, key, info.data_type or "", info.symbol, pttl, limit_ms // 1000, memory)
                     if len(over_heap) < limit:
                         heappush(over_heap, item)

@@ -36,3 +36,24 @@ def test_median_min_and_max_of_the_whole_seconds() -> None:
 def test_even_count_takes_the_mean_of_the_middle_two() -> None:
     assert rows([1_000, 3_000, 9_000, 60_000])["technical"] == (1, 6, 60)
     assert rows([10_000])["technical"] == (10, 10, 10)
+
+
+def test_the_keys_listed_do_not_depend_on_the_order_they_come_in() -> None:
+    """A cluster's primaries hand their batches over in any order: keys tied at the cut of the
+    no-TTL and over-policy lists are chosen by name, so every run lists the same ones."""
+    keys = [b"analysis:stock:S%d:v1" % i for i in range(40)]
+    memories = [500 + 8 * (i // 10) for i in range(40)]  # ties in fours of ten
+    over = [10_000_000 + 1000 * (i // 10) for i in range(40)]  # far over the policy's 1 day
+
+    def listed(order: list[int]) -> tuple[list[tuple[int, bytes]], list[tuple[int, bytes]]]:
+        tally = TTLTally(make_policy(Settings(), "by-type"), ("stock",), 15)
+        for chunk in (order[:20], order[20:]):
+            tally.add_batch([keys[i] for i in chunk], [-1] * len(chunk), [memories[i] for i in chunk])
+            tally.add_batch([keys[i] for i in chunk], [over[i] * 1000 for i in chunk], [1] * len(chunk))
+        return sorted(tally.no_ttl_heap), sorted(item[:2] for item in tally.over_heap)
+
+    forward = listed(list(range(40)))
+    shuffled = list(range(40))
+    random.Random(5).shuffle(shuffled)
+    assert listed(shuffled) == listed(shuffled[::-1]) == forward
+    assert len(forward[0]) == len(forward[1]) == 15
