@@ -1,19 +1,25 @@
 """The options that point a report at RDB snapshots instead of a server: --rdb, --db, --now,
---allocator; and the line that says which snapshot a report came from."""
+--allocator; reading the snapshots with a progress bar; and the output of a report, live or from
+a snapshot (with the line that says which snapshot it came from)."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
+from llmcache_cli.cli.commands._render import Advance, finish, with_progress
+from llmcache_cli.cli.output import emit_json, note
 from llmcache_cli.errors import UsageError
 
 if TYPE_CHECKING:
     from llmcache_cli.diagnostics.snapshot_reports import SnapshotSource, SnapshotSummary
     from llmcache_cli.pace import Pace
+
+R = TypeVar("R")
 
 RdbOpt = Annotated[
     list[str] | None,
@@ -79,6 +85,42 @@ def snapshot_source(rdb: list[str], db: int, now: str | None, allocator: str) ->
         raise UsageError(f"--allocator must be one of {', '.join(ALLOCATORS)}, got {allocator!r}")
     paths = tuple(snapshot_files(rdb))
     return SnapshotSource(paths, db, parse_now(now), allocator, cluster=len(paths) > 1)
+
+
+def read_snapshot(
+    rdb: list[str],
+    db: int,
+    now: str | None,
+    allocator: str,
+    read: Callable[[SnapshotSource, Advance], tuple[R, SnapshotSummary]],
+) -> tuple[R, SnapshotSummary]:
+    """``read(source, advance)`` over the --rdb files, with a progress bar by bytes read."""
+    from llmcache_cli.rdb import total_bytes
+
+    source = snapshot_source(rdb, db, now, allocator)
+    return with_progress("Reading snapshot", total_bytes(source.paths), lambda advance: read(source, advance))
+
+
+def show_report(
+    report: Any,
+    json_output: bool,
+    as_json: Callable[[Any], dict[str, Any]],
+    render: Callable[[Any], None],
+    summary: SnapshotSummary | None = None,
+) -> None:
+    """A report (with ``partial`` and ``pace``) as JSON, with the snapshot's summary when it came
+    from one, or rendered: after the line naming the snapshot, or before the pace achieved.
+    Then ``finish``."""
+    if json_output:
+        emit_json({**as_json(report), **(summary.as_json() if summary is not None else {})})
+    else:
+        if summary is not None:
+            note(describe(summary))
+        render(report)
+        line = pace_line(report.pace)
+        if line:
+            note(line)
+    finish(report.partial)
 
 
 def check_live_only(rdb: list[str] | None, db: int, now: str | None, allocator: str, url: str | None) -> None:

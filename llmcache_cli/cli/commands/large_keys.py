@@ -15,13 +15,12 @@ from llmcache_cli.cli.commands._rdb import (
     RdbOpt,
     check_live_only,
     check_pace,
-    describe,
-    pace_line,
-    snapshot_source,
+    read_snapshot,
+    show_report,
 )
-from llmcache_cli.cli.commands._render import finish, with_progress
+from llmcache_cli.cli.commands._render import with_progress
 from llmcache_cli.cli.options import JsonOpt, PatternOpt, UrlOpt
-from llmcache_cli.cli.output import emit_json, note, stdout_console
+from llmcache_cli.cli.output import stdout_console
 from llmcache_cli.errors import UsageError
 
 if TYPE_CHECKING:
@@ -89,20 +88,17 @@ def large_keys(
         if samples is not None:
             raise UsageError("--samples is for MEMORY USAGE on a server: a snapshot counts every element")
         from llmcache_cli.diagnostics import snapshot_reports as snapshot
-        from llmcache_cli.rdb import total_bytes
 
-        source = snapshot_source(rdb, db, now, allocator)
-        report, summary = with_progress(
-            "Reading snapshot",
-            total_bytes(source.paths),
-            lambda advance: snapshot.large_keys(source, top=top, pattern=pattern, on_progress=advance),
+        report, summary = read_snapshot(
+            rdb,
+            db,
+            now,
+            allocator,
+            lambda source, advance: snapshot.large_keys(
+                source, top=top, pattern=pattern, on_progress=advance
+            ),
         )
-        if json_output:
-            emit_json({**as_json(report), **summary.as_json()})
-        else:
-            note(describe(summary))
-            render(report)
-        finish(report.partial)
+        show_report(report, json_output, as_json, render, summary)
         return
     from llmcache_cli.scan import total_keys
 
@@ -115,14 +111,7 @@ def large_keys(
                 handle, top=top, samples=samples, pattern=pattern, on_progress=advance, pace=pace
             ),
         )
-    if json_output:
-        emit_json(as_json(report))
-    else:
-        render(report)
-        line = pace_line(report.pace)
-        if line:
-            note(line)
-    finish(report.partial)
+    show_report(report, json_output, as_json, render)
 
 
 def register(app: typer.Typer) -> None:

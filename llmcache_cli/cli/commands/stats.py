@@ -23,7 +23,7 @@ from llmcache_cli.cli.commands._rdb import (
     check_pace,
     describe,
     pace_line,
-    snapshot_source,
+    read_snapshot,
 )
 from llmcache_cli.cli.commands._render import finish, with_progress
 from llmcache_cli.cli.options import JsonOpt, UrlOpt
@@ -34,7 +34,6 @@ from llmcache_cli.scan import total_keys
 
 if TYPE_CHECKING:
     from llmcache_cli.diagnostics.dashboard import StatsReport
-    from llmcache_cli.diagnostics.snapshot_reports import SnapshotSource
 
 DEFAULT_SAMPLE = 10_000  # llmcache_cli.diagnostics.dashboard.DEFAULT_SAMPLE (imported when run)
 MIN_WATCH_SECONDS = 0.01
@@ -190,7 +189,7 @@ def stats(
     if rdb:
         if watch is not None:
             raise UsageError("--watch refreshes a live server: a snapshot does not change")
-        _from_snapshot(snapshot_source(rdb, db, now, allocator), fmt)
+        _from_snapshot(rdb, db, now, allocator, fmt)
         return
     from llmcache_cli.diagnostics.dashboard import collect_stats
 
@@ -220,15 +219,12 @@ def stats(
     finish(report.partial)
 
 
-def _from_snapshot(source: SnapshotSource, fmt: Format) -> None:
+def _from_snapshot(rdb: list[str], db: int, now: str | None, allocator: str, fmt: Format) -> None:
     """The dashboard from snapshots (always every key: --full is implied)."""
     from llmcache_cli.cli.render.stats_view import as_json
     from llmcache_cli.diagnostics.snapshot_stats import collect_stats
-    from llmcache_cli.rdb import total_bytes
 
-    report, summary = with_progress(
-        "Reading snapshot", total_bytes(source.paths), lambda advance: collect_stats(source, advance)
-    )
+    report, summary = read_snapshot(rdb, db, now, allocator, collect_stats)
     if fmt is Format.json:
         emit_json({**as_json(report), **summary.as_json()})
     else:

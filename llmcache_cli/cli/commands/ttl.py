@@ -16,13 +16,12 @@ from llmcache_cli.cli.commands._rdb import (
     RdbOpt,
     check_live_only,
     check_pace,
-    describe,
-    pace_line,
-    snapshot_source,
+    read_snapshot,
+    show_report,
 )
-from llmcache_cli.cli.commands._render import SymbolOpt, checked_symbol, finish, with_progress
+from llmcache_cli.cli.commands._render import SymbolOpt, checked_symbol, with_progress
 from llmcache_cli.cli.options import JsonOpt, PatternOpt, PolicyOpt, UrlOpt
-from llmcache_cli.cli.output import emit_json, note, stdout_console
+from llmcache_cli.cli.output import stdout_console
 from llmcache_cli.errors import UsageError
 from llmcache_cli.scan import total_keys
 
@@ -118,26 +117,17 @@ def ttl(
         if sample is not None:
             raise UsageError("--sample is for a live scan: a snapshot is read whole")
         from llmcache_cli.diagnostics import snapshot_reports as snapshot
-        from llmcache_cli.rdb import total_bytes
 
-        source = snapshot_source(rdb, db, now, allocator)
-        report, summary = with_progress(
-            "Reading snapshot",
-            total_bytes(source.paths),
-            lambda advance: snapshot.inspect_ttls(
-                source,
-                policy,
-                **selection,
-                limit=limit,
-                on_progress=advance,
+        report, summary = read_snapshot(
+            rdb,
+            db,
+            now,
+            allocator,
+            lambda source, advance: snapshot.inspect_ttls(
+                source, policy, **selection, limit=limit, on_progress=advance
             ),
         )
-        if json_output:
-            emit_json({**as_json(report), **summary.as_json()})
-        else:
-            note(describe(summary))
-            _show(report)
-        finish(report.partial)
+        show_report(report, json_output, as_json, _show, summary)
         return
     with app.connect() as handle:
         total = sample if sample else None if (pattern or symbol or key) else total_keys(handle)
@@ -155,14 +145,7 @@ def ttl(
                 in_server=in_server,
             ),
         )
-    if json_output:
-        emit_json(as_json(report))
-    else:
-        _show(report)
-        line = pace_line(report.pace)
-        if line:
-            note(line)
-    finish(report.partial)
+    show_report(report, json_output, as_json, _show)
 
 
 def register(app: typer.Typer) -> None:
