@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 from llmcache_cli.client import Node, RedisHandle
 from llmcache_cli.config import DATA_TYPES
@@ -82,20 +83,34 @@ def collect_stats(
         seen = [name for name in names if not name.startswith("(")]  # not "(no namespace)"
         llm = live_counters.lookup_counters(handle, [*DATA_TYPES, *seen])
     server = serverinfo.server_figures(nodes, serverinfo.features(handle))
-    replicas, unreachable = serverinfo.gather_replicas(handle)
     own_reads.record(handle)
-    return StatsReport(
-        server=server,
-        keyspace=keyspace,
-        nodes=nodes,
-        llm=llm,
-        breakdown=breakdown,
-        warnings=tuple(find_warnings(server, keyspace, breakdown, llm, nodes, unreachable)),
+    return live_report(
+        handle,
+        server,
+        keyspace,
+        nodes,
+        llm,
+        breakdown,
         partial=partial,
-        replicas=replicas,
         pace=pacers.result(),
         own_lookups=(breakdown.lookups[0] + llm.lookups[0], breakdown.lookups[1] + llm.lookups[1]),
     )
+
+
+def live_report(
+    handle: RedisHandle,
+    server: ServerFigures,
+    keyspace: KeyspaceFigures,
+    nodes: tuple[NodeInfo, ...],
+    llm: LLMSummary,
+    breakdown: Breakdown,
+    **rest: Any,
+) -> StatsReport:
+    """A live server's report from its figures: the cluster's replicas asked for, the warnings
+    found (``rest``: the other fields of StatsReport)."""
+    replicas, unreachable = serverinfo.gather_replicas(handle)
+    warnings = find_warnings(server, keyspace, breakdown, llm, nodes, unreachable)
+    return StatsReport(server, keyspace, nodes, llm, breakdown, tuple(warnings), replicas=replicas, **rest)
 
 
 def _without_own_reads(handle: RedisHandle, nodes: tuple[NodeInfo, ...]) -> tuple[NodeInfo, ...]:

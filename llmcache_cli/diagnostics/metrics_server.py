@@ -28,9 +28,14 @@ from prometheus_client.core import Metric
 from llmcache_cli.client import ClientOptions, RedisHandle, connect
 from llmcache_cli.config import DATA_TYPES
 from llmcache_cli.diagnostics import live_counters, serverinfo
-from llmcache_cli.diagnostics.dashboard import DEFAULT_SAMPLE, Breakdown, StatsReport, collect_stats
+from llmcache_cli.diagnostics.dashboard import (
+    DEFAULT_SAMPLE,
+    Breakdown,
+    StatsReport,
+    collect_stats,
+    live_report,
+)
 from llmcache_cli.diagnostics.stats_metrics import GAUGE, families, family, registry_of
-from llmcache_cli.diagnostics.stats_warnings import find_warnings
 from llmcache_cli.errors import LLMCacheError
 
 log = logging.getLogger("llmcache_cli.exporter")
@@ -152,17 +157,8 @@ class MetricsSource:
             ]
         llm = live_counters.lookup_counters(handle, known)
         self._count_own(llm.lookups)
-        server = serverinfo.server_figures(nodes)
-        replicas, unreachable = serverinfo.gather_replicas(handle)
-        return StatsReport(
-            server=server,
-            keyspace=keyspace,
-            nodes=nodes,
-            llm=llm,
-            breakdown=breakdown,
-            warnings=tuple(find_warnings(server, keyspace, breakdown, llm, nodes, unreachable)),
-            partial=False,
-            replicas=replicas,
+        return live_report(
+            handle, serverinfo.server_figures(nodes), keyspace, nodes, llm, breakdown, partial=False
         )
 
     def _discounted(self, hits: int, misses: int) -> tuple[int, int]:
