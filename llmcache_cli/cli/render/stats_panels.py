@@ -9,6 +9,7 @@ from rich.text import Text
 
 from llmcache_cli.cli.render.units import human_bytes, human_count, human_duration, human_pct, human_rate
 from llmcache_cli.diagnostics.dashboard import StatsReport
+from llmcache_cli.diagnostics.live_counters import LLMCounters
 
 
 def _pairs(title: str, rows: list[tuple[str, str]]) -> Table:
@@ -112,17 +113,22 @@ def llm_table(report: StatsReport, max_rows: int | None = None) -> Table:
     for row in (*shown, llm.total):
         if row is llm.total:
             _more(table, len(llm.namespaces) - len(shown))
-        table.add_row(
-            row.namespace,
-            f"{row.hits:,}",
-            f"{row.near_hits:,}",
-            f"{row.misses:,}",
-            human_rate(row.hit_rate),
-            f"${row.cost_spent_usd:,.2f}",
-            f"${row.cost_saved_usd:,.2f}",
-            human_duration(round(row.time_saved_ms / 1000)),
-        )
+        table.add_row(*llm_cells(row))
     return table
+
+
+def llm_cells(row: LLMCounters) -> tuple[str, ...]:
+    """One namespace's (or the total's) counters as the LLM table shows them."""
+    return (
+        row.namespace,
+        f"{row.hits:,}",
+        f"{row.near_hits:,}",
+        f"{row.misses:,}",
+        human_rate(row.hit_rate),
+        f"${row.cost_spent_usd:,.2f}",
+        f"${row.cost_saved_usd:,.2f}",
+        human_duration(round(row.time_saved_ms / 1000)),
+    )
 
 
 def namespaces_table(report: StatsReport, max_rows: int | None = None) -> Table:

@@ -12,9 +12,9 @@ from typing import Any
 from rich.console import Group, RenderableType
 from rich.text import Text
 
-from llmcache_cli.cli.render.stats_panels import server_rows, warning_lines
+from llmcache_cli.cli.render.stats_panels import llm_cells, server_rows, warning_lines
 from llmcache_cli.cli.render.tables import Col, fit, pairs
-from llmcache_cli.cli.render.units import human_bytes, human_count, human_duration, human_pct, human_rate
+from llmcache_cli.cli.render.units import human_bytes, human_count, human_pct, human_rate
 from llmcache_cli.diagnostics.common import pct
 from llmcache_cli.diagnostics.dashboard import StatsReport
 from llmcache_cli.diagnostics.live_counters import LLMCounters
@@ -167,19 +167,7 @@ def dashboard(report: StatsReport, width: int) -> Group:
         Col(name, right=True)
         for name in ("hits", "near", "misses", "hit rate", "$ spent", "$ saved", "time\nsaved")
     ]
-    llm_rows = [
-        (
-            row.namespace,
-            f"{row.hits:,}",
-            f"{row.near_hits:,}",
-            f"{row.misses:,}",
-            human_rate(row.hit_rate),
-            f"${row.cost_spent_usd:,.2f}",
-            f"${row.cost_saved_usd:,.2f}",
-            human_duration(round(row.time_saved_ms / 1000)),
-        )
-        for row in (*llm.namespaces, llm.total)
-    ]
+    llm_rows = [llm_cells(row) for row in (*llm.namespaces, llm.total)]
     llm_table = fit("LLM cache (the library's counters)", llm_cols, llm_rows, width)
     how = (
         "every key" if memory.exact else f"a sample of {memory.scanned:,} keys (~: estimated; --full: exact)"
