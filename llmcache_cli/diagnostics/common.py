@@ -105,34 +105,13 @@ class NamespaceTally:
     ) -> int:
         """Count each key whose MEMORY USAGE (and PTTL) reply says it exists; return how many
         were skipped because they vanished (nil, -2, or an error reply)."""
-        counts, overflow, limit = self.counts, self.overflow, self.limit
+        counts, overflow, limit, watch = self.counts, self.overflow, self.limit, self.watch
         skipped = 0
         for key, memory, pttl in zip(
             keys, memories, pttls if pttls is not None else [0] * len(keys), strict=True
         ):
             if memory.__class__ is not int or pttl.__class__ is not int or pttl == -2:
-                skipped += 1
-                continue
-            prefix = key.split(_SEP, 1)[0] if _SEP in key else b""
-            row = counts.get(prefix)
-            if row is None:
-                row = overflow if len(counts) >= limit else counts.setdefault(prefix, [0, 0, 0])
-            if prefix == _INTERNAL and self.watch is not None and key.startswith(self.watch):
-                self._see(key)
-            row[0] += 1
-            row[1] += memory
-            if pttl == -1:
-                row[2] += 1
-        return skipped
-
-    def add_measured(self, keys: Sequence[bytes], memories: Sequence[int], pttls: Sequence[int]) -> int:
-        """``add_batch`` for figures known to be integers (a snapshot's): the same counts, with
-        none of the checks a server's replies need; PTTL -2 (expired) is skipped and counted."""
-        counts, overflow, limit, watch = self.counts, self.overflow, self.limit, self.watch
-        skipped = 0
-        for key, memory, pttl in zip(keys, memories, pttls, strict=True):
-            if pttl == -2:
-                skipped += 1
+                skipped += 1  # a snapshot's expired key (-2) too
                 continue
             head, sep, _ = key.partition(_SEP)
             prefix = head if sep else b""

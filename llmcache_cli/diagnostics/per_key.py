@@ -20,6 +20,7 @@ from typing import Any
 import redis.exceptions as rex
 
 from llmcache_cli.client import Node
+from llmcache_cli.resp import NO_COMMANDS
 from llmcache_cli.scan import KEY, Batch, KeyCommands, PageScript
 
 SCRIPT = "script"  # EVAL_RO per SCAN page
@@ -47,7 +48,6 @@ redis.call('PTTL', key)
 return 1
 """
 MEMORY_AND_TTL = KeyCommands(("MEMORY", "USAGE", KEY), ("PTTL", KEY))
-NO_KEY_COMMANDS = KeyCommands()
 
 
 def method_for(node: Node, allow_script: bool = True) -> tuple[str, int]:
@@ -63,7 +63,7 @@ def method_for(node: Node, allow_script: bool = True) -> tuple[str, int]:
 
 
 def commands(method: str) -> KeyCommands:
-    return NO_KEY_COMMANDS if method == SCRIPT else MEMORY_AND_TTL
+    return NO_COMMANDS if method == SCRIPT else MEMORY_AND_TTL
 
 
 def page_script(method: str) -> PageScript | None:

@@ -153,7 +153,7 @@ def large_keys(
     walker = _Walk(source, glob_filter(pattern), on_progress)
     for batch, pttls in walker:
         memory = batch.memory
-        vanished += tally.add_measured(batch.keys, memory, pttls)
+        vanished += tally.add_batch(batch.keys, memory, pttls)
         if len(heap) >= top:  # only the keys that can enter the top, found in one pass
             floor = heap[0][0]
             candidates: Iterable[int] = [i for i, size in enumerate(memory) if size >= floor]

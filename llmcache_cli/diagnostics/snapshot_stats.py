@@ -45,7 +45,7 @@ def collect_stats(
 
     for batch, pttls in walker:
         grow()
-        tallies[-1].add_measured(batch.keys, batch.memory, pttls)
+        tallies[-1].add_batch(batch.keys, batch.memory, pttls)
         with_ttl[-1] += sum(1 for p in pttls if p >= 0)
         for key, fields in batch.hashes.items():
             pttl = pttls[batch.keys.index(key)]
