@@ -14,6 +14,7 @@ import fakeredis
 import pytest
 import redis
 
+from llmcache_cli.client import ClientOptions, RedisHandle, connect
 from tests.support.cluster import RedisClusterProcs
 from tests.support.servers import REDIS_SERVER, RedisServer, server_version, tls_unsupported
 
@@ -114,3 +115,10 @@ def silent_port() -> Iterator[int]:
     for conn in accepted:
         conn.close()
     listener.close()
+
+
+@pytest.fixture
+def handle(redis_url: str) -> Iterator[RedisHandle]:
+    """The shared client module's handle on the session's server (the single server)."""
+    with connect(ClientOptions.from_flags(redis_url)) as h:
+        yield h

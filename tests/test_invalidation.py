@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -99,12 +98,6 @@ def keyspace(client: redis.Redis) -> set[bytes]:
 
 def enc(keys: set[str]) -> set[bytes]:
     return {k.encode() for k in keys}
-
-
-@pytest.fixture
-def handle(redis_url: str) -> Iterator[RedisHandle]:
-    with connect(ClientOptions.from_flags(redis_url)) as h:
-        yield h
 
 
 def invalidate(

@@ -41,12 +41,6 @@ def fill(client: redis.Redis, n: int, ttl: bool = False) -> None:
     pipe.execute()
 
 
-@pytest.fixture
-def handle(redis_url: str) -> Iterator[RedisHandle]:
-    with connect(ClientOptions.from_flags(redis_url)) as h:
-        yield h
-
-
 def test_scan_keys_sees_every_key_once(real_redis: redis.Redis, handle: RedisHandle) -> None:
     fill(real_redis, 2500)
     seen = [k for batch in scan_keys(handle.nodes[0], count=100) for k in batch]

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -9,7 +9,6 @@ import redis
 from typer.testing import CliRunner, Result
 
 from llmcache_cli.cli.app import app
-from llmcache_cli.client import ClientOptions, RedisHandle, connect
 from tests.diagnostics.mixed import Mixed, build_mixed
 
 Invoke = Callable[..., Result]
@@ -34,13 +33,6 @@ def cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> Invoke:
 def json_of(result: Result) -> Any:
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)
-
-
-@pytest.fixture
-def handle(redis_url: str) -> Iterator[RedisHandle]:
-    """A connected handle to the real server, for the renderers' tests (cli/render)."""
-    with connect(ClientOptions.from_flags(redis_url)) as h:
-        yield h
 
 
 @pytest.fixture

@@ -1,24 +1,8 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 import redis
 
-from llmcache_cli.client import ClientOptions, RedisHandle, connect
-from tests.cli.conftest import cli  # noqa: F401  (the in-process CLI runner)
-from tests.diagnostics.mixed import Mixed, build_mixed
-
-
-@pytest.fixture
-def handle(redis_url: str) -> Iterator[RedisHandle]:
-    with connect(ClientOptions.from_flags(redis_url)) as h:
-        yield h
-
-
-@pytest.fixture
-def mixed(real_redis: redis.Redis) -> Mixed:
-    return build_mixed(real_redis)
+from tests.cli.conftest import cli, mixed  # noqa: F401  (the in-process CLI runner; the mixed keyspace)
 
 
 def fill_entries(client: redis.Redis, count: int, **set_options: object) -> None:
