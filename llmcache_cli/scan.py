@@ -78,51 +78,33 @@ class PageScript:
     width: int
 
 
-def _scan_args(match: str | None, count: int, type_: str | None) -> list[Any]:
-    args: list[Any] = ["MATCH", match] if match else []
-    args += ["COUNT", count]
-    if type_:
-        args += ["TYPE", type_]
-    return args
-
-
 class _Scanner:
-    """A page is ``SCAN cursor ...``; its keys' replies come from the per-key commands."""
+    """A page is ``SCAN cursor ...``, whose keys' replies come from the per-key commands; or,
+    with a page script, ``EVAL_RO script 0 cursor ...``, which brings them with the keys."""
 
-    width = 0
-    script = False
-
-    def __init__(self, match: str | None, count: int, type_: str | None) -> None:
-        args = _scan_args(match, count, type_)
-        self._head = b"*%d\r\n$4\r\nSCAN\r\n" % (2 + len(args))  # SCAN, cursor, then these
+    def __init__(self, match: str | None, count: int, type_: str | None, page: PageScript | None) -> None:
+        args: list[Any] = ["MATCH", match] if match else []
+        args += ["COUNT", count]
+        if type_:
+            args += ["TYPE", type_]
+        self.page = page
+        self.width = 0 if page is None else page.width
+        if page is None:  # SCAN, cursor, then these
+            self._head = b"*%d\r\n$4\r\nSCAN\r\n" % (2 + len(args))
+        else:  # EVAL_RO, the script, no KEYS, cursor, then these
+            self._head = b"*%d\r\n$7\r\nEVAL_RO\r\n%s$1\r\n0\r\n" % (4 + len(args), bulk(page.source))
         self._tail = b"".join(bulk(a) for a in args)
 
     def command(self, cursor: bytes) -> bytes:
         return self._head + bulk(cursor) + self._tail
 
-    @staticmethod
-    def parse(reply: Reply) -> tuple[bytes, list[bytes], list[Reply]]:
+    def parse(self, reply: Reply) -> tuple[bytes, list[bytes], list[Reply]]:
+        """(cursor, keys, the keys' replies if a page script brought them)."""
         if isinstance(reply, Exception):
             raise reply
-        cursor, keys = reply
-        return bytes(cursor), list(keys), []
-
-
-class _ScriptScanner(_Scanner):
-    """A page is ``EVAL_RO script 0 cursor ...``, which brings the keys' replies with it."""
-
-    script = True
-
-    def __init__(self, page: PageScript, match: str | None, count: int, type_: str | None) -> None:
-        args = _scan_args(match, count, type_)
-        self.width = page.width
-        self._head = b"*%d\r\n$7\r\nEVAL_RO\r\n%s$1\r\n0\r\n" % (4 + len(args), bulk(page.source))
-        self._tail = b"".join(bulk(a) for a in args)
-
-    @staticmethod
-    def parse(reply: Reply) -> tuple[bytes, list[bytes], list[Reply]]:
-        if isinstance(reply, Exception):
-            raise reply
+        if self.page is None:
+            cursor, keys = reply
+            return bytes(cursor), list(keys), []
         cursor, keys, replies = reply
         return bytes(cursor), list(keys), list(replies)
 
@@ -164,9 +146,7 @@ class BatchScan:
             raise ValueError("a page script brings the per-key replies: no per-key commands with it")
         self.node, self.commands, self.max_keys = node, commands, max_keys
         self.keep, self.tail, self.on_page, self.overlap, self.check = keep, tail, on_page, overlap, check
-        self._scanner = (
-            _Scanner(match, count, type_) if script is None else _ScriptScanner(script, match, count, type_)
-        )
+        self._scanner = _Scanner(match, count, type_, script)
         self.complete = False
 
     def __iter__(self) -> Iterator[Batch]:
@@ -210,14 +190,10 @@ class BatchScan:
         ``found``: the page's replies when a page script brought them."""
         if self.on_page is not None:
             self.on_page(len(raw))  # before anything is sent for the page: it may stop the scan
-        keep, scanner = self.keep, self._scanner
-        replies: list[Reply] | None = None
-        if not scanner.script:
-            keys = raw if keep is None else [k for k in dict.fromkeys(raw) if keep(k)]
-        elif keep is None:
-            keys, replies = raw, found
-        else:
-            keys, replies = _kept(raw, found, scanner.width, keep)
+        scanner = self._scanner
+        keys = raw
+        if self.keep is not None:
+            keys, found = _kept(raw, found, scanner.width, self.keep)
         more = cursor != b"0" and (self.max_keys is None or seen < self.max_keys)
         commands = self.tail(keys) if self.tail is not None and keys else ()
         payload = (scanner.command(cursor) if more else b"") + self.commands.pack(keys)
@@ -225,13 +201,14 @@ class BatchScan:
             payload += pack_commands(commands)
         if payload:
             conn.send_packed_command([payload])
-        return _Write(keys, len(raw), more, len(commands), replies)
+        return _Write(keys, len(raw), more, len(commands), None if scanner.page is None else found)
 
 
 def _kept(
     raw: list[bytes], replies: list[Reply], width: int, keep: KeyFilter
 ) -> tuple[list[bytes], list[Reply]]:
-    """The keys ``keep`` keeps (each once) and their ``width`` replies each."""
+    """The keys ``keep`` keeps, each once (SCAN may return a key twice), and their ``width``
+    replies each (none for a plain SCAN page)."""
     first: dict[bytes, int] = {}
     for i, key in enumerate(raw):
         if key not in first and keep(key):
