@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from heapq import heappush, heappushpop
 from typing import TYPE_CHECKING, Any
 
 from llmcache_cli.keys import INTERNAL_PREFIX, SEPARATOR, cache_data_type, key_text
@@ -82,6 +83,38 @@ class NamespaceUsage:
     @property
     def no_ttl_pct(self) -> float | None:
         return pct(self.no_ttl_keys, self.keys)
+
+
+class Top:
+    """The ``n`` largest of the tuples offered, each ``(figure, key, ...)``. Ties at the cut go
+    by key, so the result is the same whatever order the items come in (a cluster's primaries
+    hand their batches over in any order). ``floor``: the smallest figure that can still get in
+    (-1 until ``n`` are held): callers skip what is below it without building a tuple."""
+
+    __slots__ = ("floor", "heap", "n")
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.heap: list[tuple[Any, ...]] = []  # smallest on top
+        self.floor = -1 if n else 1 << 62  # n = 0: nothing gets in
+
+    def offer(self, item: tuple[Any, ...]) -> None:
+        heap = self.heap
+        if len(heap) < self.n:
+            heappush(heap, item)
+        elif item > heap[0]:
+            heappushpop(heap, item)
+        else:
+            return
+        if len(heap) >= self.n:
+            self.floor = heap[0][0]
+
+    def held_keys(self) -> list[bytes]:
+        return [item[1] for item in self.heap]
+
+    def largest(self) -> list[tuple[Any, ...]]:
+        """Largest first; equal figures by key."""
+        return sorted(self.heap, key=lambda item: (-item[0], item[1]))
 
 
 class NamespaceTally:

@@ -8,7 +8,6 @@ between is left out of the list.
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -16,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from llmcache_cli.diagnostics.common import (
     NamespaceTally,
     NamespaceUsage,
+    Top,
     describe_keys,
     display_key,
     namespace_bytes,
@@ -79,7 +79,7 @@ def find_large_keys(
     if top < 1:
         raise ValueError("top must be at least 1")
     commands = KeyCommands(memory_command(samples))
-    heap: list[tuple[int, bytes]] = []  # (bytes, key), smallest on top
+    top_keys = Top(top)  # (bytes, key)
     tally = NamespaceTally()
     vanished = 0
     partial = False
@@ -92,21 +92,14 @@ def find_large_keys(
         with each_node(handle, node_batches) as scan:
             for _, batch in scan:
                 vanished += tally.add_batch(batch.keys, batch.replies)
-                floor = heap[0][0] if len(heap) >= top else -1
                 for size, key in zip(batch.replies, batch.keys, strict=True):
-                    # nil: the key vanished. Ties are broken by key, so the top N is the same
-                    # whatever order the primaries' batches arrive in.
-                    if size.__class__ is int and size >= floor:
-                        if len(heap) < top:
-                            heapq.heappush(heap, (size, key))
-                        elif (size, key) > heap[0]:
-                            heapq.heappushpop(heap, (size, key))
-                        floor = heap[0][0] if len(heap) >= top else -1
+                    if size.__class__ is int and size >= top_keys.floor:  # nil: the key vanished
+                        top_keys.offer((size, key))
                 if on_progress is not None:
                     on_progress(len(batch.keys))
     except KeyboardInterrupt:
         partial = True
-    largest = sorted(heap, key=lambda item: (-item[0], item[1]))
+    largest = top_keys.largest()
     return LargeKeysReport(
         scanned=tally.keys,
         vanished=vanished,

@@ -9,9 +9,8 @@ shared. No server is contacted. TTLs are judged as of ``now_ms`` (default: each 
 
 from __future__ import annotations
 
-import heapq
 import time
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from llmcache_cli.diagnostics.common import (
     KeyFacts,
     NamespaceTally,
+    Top,
     display_key,
     namespace_bytes,
     namespace_label,
@@ -147,26 +147,18 @@ def large_keys(
     """``large-keys`` from snapshots: the same report as the live scan."""
     if top < 1:
         raise ValueError("top must be at least 1")
-    heap: list[tuple[int, bytes, str, int]] = []  # (bytes, key, type, pttl), smallest on top
+    top_keys = Top(top)  # (bytes, key, type, pttl)
     tally = NamespaceTally()
     vanished = 0
     walker = _Walk(source, glob_filter(pattern), on_progress)
     for batch, pttls in walker:
         memory = batch.memory
         vanished += tally.add_batch(batch.keys, memory, pttls)
-        if len(heap) >= top:  # only the keys that can enter the top, found in one pass
-            floor = heap[0][0]
-            candidates: Iterable[int] = [i for i, size in enumerate(memory) if size >= floor]
-        else:
-            candidates = range(len(memory))
-        for i in candidates:
+        floor = top_keys.floor  # only the keys that can enter the top, found in one pass
+        for i in [i for i, size in enumerate(memory) if size >= floor]:
             if pttls[i] != -2:
-                item = (memory[i], batch.keys[i], batch.types[i], pttls[i])
-                if len(heap) < top:
-                    heapq.heappush(heap, item)
-                elif item > heap[0]:
-                    heapq.heappushpop(heap, item)
-    largest = sorted(heap, key=lambda item: (-item[0], item[1]))
+                top_keys.offer((memory[i], batch.keys[i], batch.types[i], pttls[i]))
+    largest = top_keys.largest()
     keys = tuple(
         LargeKey(display_key(key), size, type_, ttl_seconds(pttl), namespace_label(namespace_bytes(key)))
         for size, key, type_, pttl in largest
@@ -215,17 +207,16 @@ def inspect_ttls(
     walker = _Walk(source, keep, on_progress)
     for batch, pttls in walker:
         tally.add_batch(batch.keys, pttls, batch.memory)
-        heap = tally.no_ttl_heap
-        if not heap:
+        listed = tally.no_ttl_keys
+        if not listed.heap:
             continue
-        floor = heap[0][0] if len(heap) >= limit else -1
         for key, type_, memory, pttl in zip(batch.keys, batch.types, batch.memory, pttls, strict=True):
-            if pttl == -1 and memory >= floor:
+            if pttl == -1 and memory >= listed.floor:
                 types[key] = type_
         if len(types) > 4 * limit + BATCH_SLACK:
-            listed = {key for _, key in heap}
-            types = {key: t for key, t in types.items() if key in listed}
-    facts = {key: KeyFacts(types.get(key, "none"), -1) for _, key in tally.no_ttl_heap}
+            kept = set(listed.held_keys())
+            types = {key: t for key, t in types.items() if key in kept}
+    facts = {key: KeyFacts(types.get(key, "none"), -1) for key in tally.no_ttl_keys.held_keys()}
     report = ttl_report(
         tally,
         facts,

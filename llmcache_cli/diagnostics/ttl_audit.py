@@ -110,7 +110,7 @@ def inspect_ttls(
             )
     except KeyboardInterrupt:
         partial = True
-    listed = [item[1] for item in tally.no_ttl_heap]
+    listed = tally.no_ttl_keys.held_keys()
     facts = describe_keys(handle, listed)
     return ttl_report(
         tally,

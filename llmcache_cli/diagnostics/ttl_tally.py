@@ -5,13 +5,13 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from heapq import heappush, heappushpop
 from typing import Any, NamedTuple
 
 from llmcache_cli.config import DATA_TYPES
 from llmcache_cli.diagnostics.common import (
     INTERNAL_NAMESPACE,
     KeyFacts,
+    Top,
     display_key,
     namespace_bytes,
     namespace_label,
@@ -122,8 +122,8 @@ class TTLTally:
         self.groups: dict[str, _Group] = {}
         self.vanished = 0
         self.over_policy = 0
-        self.no_ttl_heap: list[tuple[int, bytes]] = []  # (memory, key), smallest on top
-        self.over_heap: list[tuple[int, bytes, str, str | None, int, int, int]] = []
+        self.no_ttl_keys = Top(limit)  # (memory, key)
+        self.over_keys = Top(limit)  # (ms over, key, data type, symbol, pttl, the limit in s, memory)
         self._heads: dict[bytes, _Head] = {}  # by key head (see _classify)
 
     def _group(self, name: str) -> _Group:
@@ -156,9 +156,9 @@ class TTLTally:
     def add_batch(self, keys: Sequence[bytes], pttls: Sequence[Any], memories: Sequence[Any]) -> None:
         """Count one batch: PTTL and MEMORY USAGE replies, in key order. The hot loop of
         ``llmcache ttl``: one pass, locals only, each key's head classified once per run."""
-        heads, classify, bounds, limit = self._heads, self._classify, _BOUNDS_MS, self.limit
+        heads, classify, bounds = self._heads, self._classify, _BOUNDS_MS
         bucket_keys, bucket_memory, no_ttl_index = self.bucket_keys, self.bucket_memory, len(BUCKETS)
-        no_ttl_heap, over_heap = self.no_ttl_heap, self.over_heap
+        no_ttl, over = self.no_ttl_keys, self.over_keys
         vanished = over_policy = 0
         for key, pttl, memory in zip(keys, pttls, memories, strict=True):
             if pttl.__class__ is not int or memory.__class__ is not int or pttl == -2:
@@ -180,10 +180,8 @@ class TTLTally:
             bucket_memory[index] += memory
             if pttl == -1:
                 group.no_ttl += 1
-                if len(no_ttl_heap) < limit:
-                    heappush(no_ttl_heap, (memory, key))
-                elif limit and (memory, key) > no_ttl_heap[0]:  # ties by key: the same list in any
-                    heappushpop(no_ttl_heap, (memory, key))  # order the primaries' batches come
+                if memory >= no_ttl.floor:
+                    no_ttl.offer((memory, key))
                 continue
             second = (pttl + 500) // 1000  # ttl_seconds, inlined: the hot loop
             seconds = group.seconds
@@ -193,12 +191,10 @@ class TTLTally:
                 group.over += 1
                 over_policy += 1
                 excess = pttl - limit_ms
-                if len(over_heap) < limit or (limit and (excess, key) > over_heap[0][:2]):
-                    item = (excess, key, info.data_type or "", info.symbol, pttl, limit_ms // 1000, memory)
-                    if len(over_heap) < limit:
-                        heappush(over_heap, item)
-                    else:
-                        heappushpop(over_heap, item)
+                if excess >= over.floor:
+                    over.offer(
+                        (excess, key, info.data_type or "", info.symbol, pttl, limit_ms // 1000, memory)
+                    )
         self.vanished += vanished
         self.over_policy += over_policy
 
@@ -234,7 +230,7 @@ class TTLTally:
 
     def no_ttl_rows(self, facts: Mapping[bytes, KeyFacts]) -> tuple[NoTTLKey, ...]:
         out = []
-        for memory, key in sorted(self.no_ttl_heap, key=lambda item: (-item[0], item[1])):
+        for memory, key in self.no_ttl_keys.largest():
             fact = facts.get(key)
             if fact is None or fact.type == "none":
                 continue  # gone since
@@ -243,9 +239,7 @@ class TTLTally:
 
     def over_rows(self) -> tuple[OverPolicyKey, ...]:
         out = []
-        for _, key, data_type, symbol, pttl, max_seconds, memory in sorted(
-            self.over_heap, key=lambda item: (-item[0], item[1])
-        ):
+        for _, key, data_type, symbol, pttl, max_seconds, memory in self.over_keys.largest():
             out.append(
                 OverPolicyKey(
                     display_key(key), data_type, symbol, ttl_seconds(pttl) or 0, max_seconds, memory

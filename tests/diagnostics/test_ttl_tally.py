@@ -50,7 +50,7 @@ def test_the_keys_listed_do_not_depend_on_the_order_they_come_in() -> None:
         for chunk in (order[:20], order[20:]):
             tally.add_batch([keys[i] for i in chunk], [-1] * len(chunk), [memories[i] for i in chunk])
             tally.add_batch([keys[i] for i in chunk], [over[i] * 1000 for i in chunk], [1] * len(chunk))
-        return sorted(tally.no_ttl_heap), sorted(item[:2] for item in tally.over_heap)
+        return sorted(tally.no_ttl_keys.heap), sorted(item[:2] for item in tally.over_keys.heap)
 
     forward = listed(list(range(40)))
     shuffled = list(range(40))
